@@ -1,0 +1,1 @@
+"""budgetdoc training side: annotation corpus, synthetic documents, training, evaluation."""
