@@ -160,6 +160,7 @@ class Record:
     type: str
     table_id: Optional[str]
     confidence: float = 0.0
+    raw_score: float = 0.0  # before calibration; working data, not written
     page: Optional[int] = None
     line: Optional[int] = None
     bbox: Optional[tuple[float, float, float, float]] = None

@@ -1,0 +1,215 @@
+"""Geometry and text layout: group a table's lines into cells, rows and columns.
+
+Three layouts reach table assembly:
+- pdf: lines with bboxes. Columns are bands of overlapping x-ranges of the body lines; lines of
+  one wrapped cell are re-joined by vertical gap inside a band (never by text order); rows are
+  groups of cells whose y-ranges overlap.
+- tabbed: text lines whose cells are tab-separated (one line = one row).
+- stream: text lines without tabs or geometry, one cell fragment per line (what a PDF text
+  extractor prints for ruled tables); rows start at a row number or code fragment.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from statistics import median
+from typing import Optional
+
+from pipeline.model import Line
+
+AMOUNT_RE = re.compile(r"^-?\d{1,3}(,\d{3})+(\.\d+)?$|^-?\d+(\.\d+)?$")
+NUMBER_PIECE_RE = re.compile(r"^[\d.,\-]+$")
+
+
+@dataclass
+class Fragment:
+    """One line's text (or one tab cell of a line) inside a table."""
+
+    text: str
+    line: Line
+    col: Optional[int] = None
+    start: int = 0  # offset of this fragment in line.text
+    labels: list[str] = field(default_factory=list)  # field labels the tagger gave it
+    label_prob: float = 1.0
+
+    @property
+    def box(self):
+        return self.line.bbox
+
+
+@dataclass
+class Cell:
+    col: int
+    frags: list[Fragment] = field(default_factory=list)
+
+    @property
+    def text(self) -> str:
+        return join_fragments([f.text for f in self.frags])
+
+    @property
+    def y0(self) -> float:
+        return min(f.line.bbox[1] for f in self.frags)
+
+    @property
+    def y1(self) -> float:
+        return max(f.line.bbox[3] for f in self.frags)
+
+    @property
+    def labels(self) -> list[str]:
+        return [lab for f in self.frags for lab in f.labels]
+
+    @property
+    def prob(self) -> float:
+        return min((f.label_prob for f in self.frags), default=1.0)
+
+
+@dataclass
+class Row:
+    cells: dict[int, Cell] = field(default_factory=dict)
+
+    @property
+    def frags(self) -> list[Fragment]:
+        return [f for c in self.cells.values() for f in c.frags]
+
+    @property
+    def first_line(self) -> Line:
+        return min((f.line for f in self.frags), key=lambda ln: (ln.page, ln.line_no or 0, ln.bbox[1] if ln.bbox else 0))
+
+    @property
+    def bbox(self):
+        boxes = [f.line.bbox for f in self.frags if f.line.bbox]
+        if not boxes:
+            return None
+        return (min(b[0] for b in boxes), min(b[1] for b in boxes), max(b[2] for b in boxes), max(b[3] for b in boxes))
+
+    def text(self, col: int) -> str:
+        cell = self.cells.get(col)
+        return cell.text if cell else ""
+
+
+def join_fragments(parts: list[str]) -> str:
+    """Join wrapped pieces of one cell: no space between CJK or digit pieces."""
+    out = ""
+    for part in parts:
+        part = part.strip()
+        if not part:
+            continue
+        if out and _needs_space(out[-1], part[0]):
+            out += " "
+        out += part
+    return out
+
+
+def _needs_space(left: str, right: str) -> bool:
+    return left.isascii() and right.isascii() and left.isalpha() and right.isalpha()
+
+
+def parse_amount(text: str) -> Optional[float]:
+    """'5,846.29' -> 5846.29; '-', '—', '0.00' -> 0.0; anything else -> None."""
+    t = text.strip().replace(" ", "").replace("，", ",")
+    if t in {"-", "—", "--", "－", "——"}:
+        return 0.0
+    t = t.replace("－", "-")
+    if AMOUNT_RE.match(t):
+        return float(t.replace(",", ""))
+    return None
+
+
+# ---------------------------------------------------------------- pdf layout
+
+def pdf_columns(body: list[Line]) -> list[tuple[float, float]]:
+    """Column bands: merged x-intervals of the body lines, left to right."""
+    intervals = sorted((ln.bbox[0], ln.bbox[2]) for ln in body if ln.bbox)
+    bands: list[list[float]] = []
+    for x0, x1 in intervals:
+        if bands and x0 < bands[-1][1] - 0.5:
+            bands[-1][1] = max(bands[-1][1], x1)
+        else:
+            bands.append([x0, x1])
+    return [(a, b) for a, b in bands]
+
+
+def band_of(bbox, bands: list[tuple[float, float]]) -> int:
+    cx = (bbox[0] + bbox[2]) / 2
+    best, best_d = 0, float("inf")
+    for i, (a, b) in enumerate(bands):
+        if a - 0.5 <= cx <= b + 0.5:
+            return i
+        d = min(abs(cx - a), abs(cx - b))
+        if d < best_d:
+            best, best_d = i, d
+    return best
+
+
+def pdf_rows(frags: list[Fragment], rules_y: list[float] | None = None) -> list[Row]:
+    """Cells from vertically adjacent fragments of a band, rows from overlapping cells.
+
+    `frags` must all be on one page and carry `col`.
+    """
+    if not frags:
+        return []
+    heights = [f.line.bbox[3] - f.line.bbox[1] for f in frags]
+    line_h = median(heights) if heights else 10.0
+    cells: list[Cell] = []
+    by_col: dict[int, list[Fragment]] = {}
+    for f in frags:
+        by_col.setdefault(f.col or 0, []).append(f)
+    for col, col_frags in by_col.items():
+        col_frags.sort(key=lambda f: (f.line.bbox[1], f.line.bbox[0]))
+        current: Optional[Cell] = None
+        for f in col_frags:
+            if current is not None and _same_cell(current, f, line_h, rules_y):
+                current.frags.append(f)
+            else:
+                current = Cell(col=col, frags=[f])
+                cells.append(current)
+    cells.sort(key=lambda c: (c.y0, c.col))
+    rows: list[Row] = []
+    spans: list[tuple[float, float]] = []
+    for cell in cells:
+        placed = False
+        for i, (y0, y1) in enumerate(spans):
+            overlap = min(y1, cell.y1) - max(y0, cell.y0)
+            if overlap > 0.3 * min(y1 - y0, cell.y1 - cell.y0, line_h) and cell.col not in rows[i].cells:
+                rows[i].cells[cell.col] = cell
+                spans[i] = (min(y0, cell.y0), max(y1, cell.y1))
+                placed = True
+                break
+        if not placed:
+            rows.append(Row(cells={cell.col: cell}))
+            spans.append((cell.y0, cell.y1))
+    order = sorted(range(len(rows)), key=lambda i: spans[i][0])
+    return [rows[i] for i in order]
+
+
+def _same_cell(cell: Cell, frag: Fragment, line_h: float, rules_y: list[float] | None) -> bool:
+    gap = frag.line.bbox[1] - cell.y1
+    if gap > 0.45 * line_h:
+        return False
+    if rules_y:
+        lo, hi = cell.y1, frag.line.bbox[1]
+        if any(lo - 0.5 <= y <= hi + 0.5 for y in rules_y):
+            return False
+    return True
+
+
+# ---------------------------------------------------------------- tabbed layout
+
+def tabbed_row(line: Line) -> Row:
+    row = Row()
+    pos = 0
+    for i, cell_text in enumerate(line.text.split("\t")):
+        if cell_text.strip():
+            lead = len(cell_text) - len(cell_text.lstrip())
+            frag = Fragment(text=cell_text.strip(), line=line, col=i, start=pos + lead)
+            row.cells[i] = Cell(col=i, frags=[frag])
+        pos += len(cell_text) + 1
+    return row
+
+
+def is_tabbed(lines: list[Line]) -> bool:
+    return any(ln.bbox is None and "\t" in ln.text for ln in lines)
+
+
+def is_pdf(lines: list[Line]) -> bool:
+    return any(ln.bbox is not None for ln in lines)
