@@ -252,9 +252,9 @@ def budget_records(table: Table, specs: list[ColumnSpec], rows: list[Row], start
                 value = parse_amount(row.text(s.index))
                 if value is None:
                     continue
-                key = s.key or "extra:" + s.leaf
+                key = s.key or "extra:" + re.sub(r"\s+", "", s.leaf)
                 if key in values:
-                    key = f"extra:{s.full or s.leaf}"
+                    key = "extra:" + re.sub(r"\s+", "", s.full or s.leaf)
                 values[key] = value
                 field_conf[f"values.{key}"] = min(s.key_prob, row.cells[s.index].prob)
             if not name and code is None and not values:
@@ -300,7 +300,20 @@ def parse_target(target: Optional[str]) -> Optional[dict]:
     op = m.group(1)
     op = _OP_WORDS.get(op, op) if op else None
     unit = m.group(3).strip() or None
+    if unit and re.match(r"^年\d|^年.*[月日]", unit):  # a date such as 2022年12月前 is qualitative
+        return {"op": None, "value": None, "unit": None, "text": target}
     return {"op": op if op else "=", "value": float(m.group(2)), "unit": unit, "text": None}
+
+
+def _cells_by_tagged_role(row: Row) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for col in sorted(row.cells):
+        cell = row.cells[col]
+        votes = Counter(lab for lab in cell.labels if lab in hr.INDICATOR_ROLES)
+        if votes and cell.prob >= 0.5:
+            role = votes.most_common(1)[0][0]
+            out[role] = join_fragments([out.get(role, ""), cell.text]) if role in out else cell.text
+    return out
 
 
 def indicator_records(table: Table, specs: list[ColumnSpec], rows: list[Row], project: Optional[str],
@@ -308,8 +321,19 @@ def indicator_records(table: Table, specs: list[ColumnSpec], rows: list[Row], pr
     records: list[Record] = []
     carried: dict[str, Optional[str]] = {"level1": None, "level2": None}
     role_cols = {s.role: s for s in specs if s.role in hr.INDICATOR_ROLES}
+    level1_by_col: dict[int, Optional[str]] = {}
     for i, row in enumerate(rows):
         fields: dict = {r: (join_fragments([row.text(s.index)]) or None) for r, s in role_cols.items()}
+        wide = _wide_indicator_pairs(row, specs, level1_by_col)
+        if wide:
+            for j, (level1, level3, target) in enumerate(wide):
+                rec = _indicator_record(table, row, f"{i}-{j}", {"level1": level1, "level2": None, "level3": level3,
+                                                                  "target": target}, project, project_code)
+                records.append(rec)
+            continue
+        tagged = _cells_by_tagged_role(row)
+        if len(tagged) >= 2:  # the tagger read the cells: trust it over column positions (merged cells shift them)
+            fields = {r: tagged.get(r) for r in set(role_cols) | set(tagged)}
         for lvl in ("level1", "level2"):
             if fields.get(lvl):
                 carried[lvl] = fields[lvl]
@@ -319,25 +343,62 @@ def indicator_records(table: Table, specs: list[ColumnSpec], rows: list[Row], pr
                 fields[lvl] = carried[lvl]
         if not fields.get("level3") and not fields.get("target"):
             continue
-        target = re.sub(r"\s+", "", fields.get("target") or "") or None
-        frags = row.frags
-        first = min((f.line for f in frags), key=lambda ln: (ln.page, ln.line_no or 0, ln.bbox[1] if ln.bbox else 0))
-        out = {
-            "project": project, "project_code": project_code,
-            "level1": fields.get("level1"), "level2": fields.get("level2"), "level3": fields.get("level3"),
-            "description": fields.get("description"), "target": target, "target_parsed": parse_target(target),
-            "basis": fields.get("basis"),
-        }
-        for num in ("weight", "score"):
-            if num in fields:
-                out[num] = parse_amount(fields[num] or "")
-        records.append(Record(
-            record_id=f"{table.table_id}-i{i}", type="indicator", table_id=table.table_id, page=first.page,
-            line=first.line_no, bbox=row.bbox, fields=out,
-            field_confidence={"level3": min((f.label_prob for f in frags), default=1.0)},
-            source_lines=[(f.line.page, f.line.index) for f in frags],
-        ))
+        records.append(_indicator_record(table, row, str(i), fields, project, project_code))
     return records
+
+
+LEVEL1_NAMES = ("成本指标", "产出指标", "效益指标", "效果指标", "满意度指标")
+
+
+def _wide_indicator_pairs(row: Row, specs: list[ColumnSpec], level1_by_col: dict[int, Optional[str]]
+                          ) -> list[tuple[Optional[str], str, Optional[str]]]:
+    """Rows of wide project tables: several (三级指标, 指标值) pairs, level 1 printed in the header."""
+    spec_by_index = {s.index: s for s in specs}
+    cols = sorted(row.cells)
+    tagged = any(row.cells[c].labels for c in cols)
+    if tagged:
+        level3_cols = [c for c in cols if "level3" in row.cells[c].labels]
+    else:
+        level3_cols = [c for c in cols if spec_by_index.get(c) and spec_by_index[c].role == "level3"]
+    if len(level3_cols) < 2 and not (level3_cols and level3_cols[0] in level1_by_col):
+        return []
+    header_level1 = [n for s in specs for n in LEVEL1_NAMES if n in s.full and s.role == "level3"]
+    header_level1 = list(dict.fromkeys(header_level1)) or list(LEVEL1_NAMES[1:])
+    out = []
+    for k, c in enumerate(level3_cols):
+        target_col = next((t for t in cols if t > c and ("target" in row.cells[t].labels if tagged else
+                           bool(spec_by_index.get(t) and spec_by_index[t].role == "target"))), None)
+        if len(level3_cols) >= 2:
+            # merged/blank cells shift these rows left: groups present are the rightmost header groups
+            offset = len(header_level1) - len(level3_cols)
+            level1 = header_level1[offset + k] if 0 <= offset + k < len(header_level1) else None
+            level1_by_col[c] = level1
+        else:
+            level1 = level1_by_col.get(c)
+        out.append((level1, row.cells[c].text, row.cells[target_col].text if target_col is not None else None))
+    return out
+
+
+def _indicator_record(table: Table, row: Row, suffix: str, fields: dict, project: Optional[str],
+                      project_code: Optional[str]) -> Record:
+    target = re.sub(r"\s+", "", fields.get("target") or "") or None
+    frags = row.frags
+    first = min((f.line for f in frags), key=lambda ln: (ln.page, ln.line_no or 0, ln.bbox[1] if ln.bbox else 0))
+    out = {
+        "project": project, "project_code": project_code,
+        "level1": fields.get("level1"), "level2": fields.get("level2"), "level3": fields.get("level3"),
+        "description": fields.get("description"), "target": target, "target_parsed": parse_target(target),
+        "basis": fields.get("basis"),
+    }
+    for num in ("weight", "score"):
+        if num in fields:
+            out[num] = parse_amount(fields[num] or "")
+    return Record(
+        record_id=f"{table.table_id}-i{suffix}", type="indicator", table_id=table.table_id, page=first.page,
+        line=first.line_no, bbox=row.bbox, fields=out,
+        field_confidence={"level3": min((f.label_prob for f in frags), default=1.0)},
+        source_lines=[(f.line.page, f.line.index) for f in frags],
+    )
 
 
 PROJECT_TITLE_RE = re.compile(r"^\s*(?:\d+\s*[、.．]\s*)?(.+?)(?:项目)?绩效(?:目标|自评)表?\s*$")
@@ -369,7 +430,7 @@ def project_from_region(region: TableRegion, table: Table) -> Optional[Record]:
 
 # ------------------------------------------------------------------ rows per layout
 
-def rows_and_columns(region: TableRegion) -> tuple[list[Row], list[ColumnSpec]]:
+def rows_and_columns(region: TableRegion, kind: str = "other") -> tuple[list[Row], list[ColumnSpec]]:
     body = region.body_lines
     if not body:
         return [], []
@@ -385,7 +446,7 @@ def rows_and_columns(region: TableRegion) -> tuple[list[Row], list[ColumnSpec]]:
         heads = tabbed_header_grid(region.header_lines, n_cols)
         specs = [ColumnSpec(index=j, leaf=leaf, full=full) for j, (leaf, full) in enumerate(heads)]
         return rows, specs
-    return _stream_rows_columns(region)
+    return _stream_rows_columns(region, kind)
 
 
 def _pdf_rows_columns(region: TableRegion) -> tuple[list[Row], list[ColumnSpec]]:
@@ -422,61 +483,11 @@ def _remap_columns(heads: list[tuple[str, str]], specs: list[ColumnSpec]) -> dic
     return remap
 
 
-def _stream_rows_columns(region: TableRegion) -> tuple[list[Row], list[ColumnSpec]]:
-    """One fragment per line, no positions: rows start at a row number; values fill the
-    value columns in order (blank cells are lost in such text, so only rows with as many values
-    as value columns are positioned exactly; others fill from the left)."""
-    rows: list[Row] = []
-    current: Optional[Row] = None
-    for ln in region.body_lines:
-        pieces = ln.text.split()
-        starts_row = bool(pieces) and _row_number(pieces[0]) is not None and (
-            any(sp.label == "row_no" for sp in ln.spans) or current is None or len(pieces) > 1 or not ln.spans)
-        if starts_row or current is None:
-            current = Row()
-            rows.append(current)
-        pos = 0
-        for piece in pieces:
-            start = ln.text.index(piece, pos)
-            pos = start + len(piece)
-            labels, prob = _span_labels(ln, start, pos)
-            col = len(current.cells)
-            current.cells[col] = Cell(col=col, frags=[Fragment(text=piece, line=ln, col=col, start=start, labels=labels, label_prob=prob)])
-    header_texts = [ln.text for ln in region.header_lines]
-    specs = _stream_specs(header_texts)
-    return [_stream_row_to_columns(r, specs) for r in rows], specs
+def _stream_rows_columns(region: TableRegion, kind: str) -> tuple[list[Row], list[ColumnSpec]]:
+    """Fragment stream (one cell piece per line, no positions): see pipeline.stream."""
+    from pipeline.stream import stream_table
 
-
-_STREAM_ORDER = ("row_no", "code", "name")
-
-
-def _stream_specs(header_texts: list[str]) -> list[ColumnSpec]:
-    tokens = [t for text in header_texts for t in text.split() if not t.isdigit() and t != "栏次"]
-    value_heads = [t for t in tokens if hr.header_role(t, t) is None]
-    specs = [ColumnSpec(index=0, leaf="序号", full="序号", role=hr.ROLE_ROW_NO),
-             ColumnSpec(index=1, leaf="科目编码", full="科目编码", role=hr.ROLE_CODE),
-             ColumnSpec(index=2, leaf="科目名称", full="科目名称", role=hr.ROLE_NAME)]
-    for j, head in enumerate(value_heads):
-        specs.append(ColumnSpec(index=3 + j, leaf=head, full=head, role=hr.ROLE_VALUE))
-    return specs
-
-
-def _stream_row_to_columns(row: Row, specs: list[ColumnSpec]) -> Row:
-    frags = [f for c in sorted(row.cells) for f in row.cells[c].frags]
-    out = Row()
-    codes = [f for f in frags if re.fullmatch(r"\d{2,7}", f.text) and f is not frags[0]]
-    amounts = [f for f in frags if "." in f.text and parse_amount(f.text) is not None or f.text in {"-", "—"}]
-    names = [f for f in frags[1:] if f not in codes and f not in amounts]
-    if frags and _row_number(frags[0].text) is not None:
-        out.cells[0] = Cell(col=0, frags=[frags[0]])
-    if codes:
-        out.cells[1] = Cell(col=1, frags=codes)
-    if names:
-        out.cells[2] = Cell(col=2, frags=names)
-    value_specs = [s for s in specs if s.role == hr.ROLE_VALUE]
-    for spec, frag in zip(value_specs, amounts):
-        out.cells[spec.index] = Cell(col=spec.index, frags=[frag])
-    return out
+    return stream_table(region.header_lines, region.body_lines, kind)
 
 
 # ------------------------------------------------------------------ main stage
@@ -491,12 +502,13 @@ def assemble(doc: Document, header_model: Optional[HeaderModel] = None) -> Docum
     for n, (region, (kind, kind_prob)) in enumerate(zip(regions, kinds), start=1):
         table = Table(table_id=f"t{n:02d}", kind=kind, title=region.title or None, pages=region.pages,
                       confidence=kind_prob)
-        rows, specs = rows_and_columns(region)
-        decide_roles(specs, rows, kind)
+        rows, specs = rows_and_columns(region, kind)
+        decide_roles([s for s in specs if s.role is None], rows, kind)
         value_specs = [s for s in specs if s.role == hr.ROLE_VALUE]
-        if value_specs:
-            keys = header_model.column_keys([(s.leaf, s.full) for s in value_specs])
-            for s, (key, prob) in zip(value_specs, keys):
+        unkeyed = [s for s in value_specs if s.key is None]
+        if unkeyed:
+            keys = header_model.column_keys([(s.leaf, s.full) for s in unkeyed])
+            for s, (key, prob) in zip(unkeyed, keys):
                 s.key, s.key_prob = key, prob
         assign_sides(specs, kind)
         table.columns = [Column(key=s.key, header=s.full or s.leaf) for s in value_specs if s.key]

@@ -96,23 +96,34 @@ _KEY_RULES: list[tuple[str, str]] = [
     (r"^(自评)?得分$", "score"),
     (r"^(本年)?(收入|支出)?(合计|总计)$", "total"),
     (r"^本年(收入|拨款)(小计)?$", "current_year"),
-    (r"^(预算数|金额|预算金额|预算)$", "amount"),
+    (r"^(预算数|金额|预算金额|预算|价值)($|\()", "amount"),
 ]
+
+
+_SUBTOTAL_PARENTS = (("本年收入", "current_year"), ("本年拨款", "current_year"), ("基本支出", "basic"),
+                     ("项目支出", "project"), ("事业收入", "business_income"), ("一般公共预算", "general_public_budget"),
+                     ("上年结转", "carryover"), ("结转结余", "carryover"), ("公务用车", "vehicles"),
+                     ("人员经费", "personnel"), ("公用经费", "public_funds"), ("资金来源", "total"), ("三公", "total"))
 
 
 def column_key(leaf: str, full: str, amount_only: bool = False) -> str:
     """Canonical contract key of a value column, `extra:<header>` when none fits."""
     lf, fl = _clean(leaf), _clean(full)
     parent = fl[: len(fl) - len(lf)] if lf and fl.endswith(lf) else ""
-    if lf in {"小计", "合计"} and parent:
-        for p_pattern, key in (("本年收入", "current_year"), ("本年拨款", "current_year"), ("基本支出", "basic"),
-                               ("项目支出", "project"), ("事业收入", "business_income"),
-                               ("一般公共预算", "general_public_budget"), ("上年结转", "carryover"),
-                               ("结转结余", "carryover"), ("公务用车", "vehicles"), ("人员经费", "personnel"),
-                               ("公用经费", "public_funds"), ("资金来源", "total"), ("三公", "total")):
+    if lf == "合计" and parent:
+        for p_pattern, key in (("本年收入", "current_year"), ("本年拨款", "current_year"), ("上年结转", "carryover"),
+                               ("结转结余", "carryover")):
             if p_pattern in parent:
                 return key
         return "total"
+    if lf == "小计" and parent:
+        # the closest parent header decides what a 小计/合计 column sums
+        best, best_pos = "total", -1
+        for p_pattern, key in _SUBTOTAL_PARENTS:
+            pos = parent.rfind(p_pattern)
+            if pos > best_pos:
+                best, best_pos = key, pos
+        return best
     for pattern, key in _KEY_RULES:
         if re.search(pattern, lf):
             if key == "fiscal_appropriation" and "一般公共预算" in parent and "其中" not in lf:
@@ -120,7 +131,7 @@ def column_key(leaf: str, full: str, amount_only: bool = False) -> str:
             return key
     if not lf and fl:
         return column_key(fl, fl)
-    return "extra:" + (leaf.strip() or full.strip() or "?")
+    return "extra:" + (re.sub(r"\s+", "", leaf) or re.sub(r"\s+", "", full) or "?")
 
 
 def table_kind_rules(title: str) -> str:

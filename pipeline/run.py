@@ -1,0 +1,500 @@
+"""Batch runner of `budgetdoc extract`: discover inputs, extract each, write documents.jsonl.
+
+- Every input yields exactly one line of OUT/documents.jsonl, written and flushed as soon as the
+  document is done, so a crash loses at most the documents in flight.
+- Resumable: sources whose doc_id (sha256 of the bytes) is already in documents.jsonl are skipped;
+  `force` redoes them (their old lines are removed first). A torn last line left by a crash is
+  dropped on the next run. Identical files given twice are extracted once.
+- A bug or a hang on one file never stops the batch: an exception in processing gives a failed
+  document `internal_error`, a file over the time limit a failed document `timeout`.
+- workers == 1 runs in this process (time limit by SIGALRM where available); workers > 1 runs a
+  pool of spawned processes, each building its Processor once; a worker over the limit is killed
+  and replaced.
+- At the end records.parquet is rewritten from the whole documents.jsonl (pipeline.output).
+"""
+from __future__ import annotations
+
+import json
+import multiprocessing
+import os
+import signal
+import sys
+import threading
+import time
+import traceback
+from collections import Counter, deque
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from multiprocessing.connection import Connection, wait
+from pathlib import Path
+from typing import Any, Callable, Iterator, Optional, Protocol
+
+from pipeline import config
+from pipeline.extract import (
+    INTERNAL_ERROR,
+    TIMEOUT,
+    document_id,
+    failed_document,
+    format_of,
+    load_document,
+)
+from pipeline.model import Document
+from pipeline.output import iter_documents, validate_contract, write_records_parquet
+
+DOCUMENTS_FILE = "documents.jsonl"
+RECORDS_FILE = "records.parquet"
+_MAX_GRACE_S = 5.0  # hard kill this long after the soft (in-worker) limit
+
+
+class DocumentProcessor(Protocol):
+    def process(self, doc: Document) -> Document: ...
+
+
+ProcessorFactory = Callable[[Path], DocumentProcessor]
+
+
+class ExtractError(RuntimeError):
+    """The run itself cannot proceed (e.g. the models cannot be loaded); not a per-file problem."""
+
+
+class FileTimeout(BaseException):
+    """Raised by the alarm; a BaseException so that readers' `except Exception` cannot swallow it."""
+
+
+@dataclass(frozen=True)
+class Job:
+    index: int
+    path: Path
+    doc_id: str
+
+
+# ---------------------------------------------------------------------------------------------
+# Summary
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclass
+class RunSummary:
+    out_dir: Path
+    status: Counter = field(default_factory=Counter)
+    error_codes: Counter = field(default_factory=Counter)
+    pages: int = 0
+    records: int = 0
+    failed_checks: int = 0
+    skipped: int = 0
+    duplicates: int = 0
+    missing: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+    parquet_rows: Optional[int] = None
+
+    @property
+    def documents(self) -> int:
+        return sum(self.status.values())
+
+    @property
+    def pages_per_second(self) -> float:
+        return self.pages / self.seconds if self.seconds > 0 else 0.0
+
+    def add(self, contract: dict[str, Any]) -> None:
+        self.status[contract["status"]] += 1
+        self.error_codes.update(e["code"] for e in contract.get("errors", []))
+        self.pages += contract.get("pages") or 0
+        self.records += len(contract.get("records", []))
+        self.failed_checks += count_failed_checks(contract)
+
+    def render(self) -> str:
+        failed_codes = ", ".join(f"{code} {n}" for code, n in sorted(self.error_codes.items()))
+        lines = [
+            f"extracted {self.documents} document(s) in {self.seconds:.1f} s: "
+            f"{self.status['ok']} ok, {self.status['partial']} partial, {self.status['failed']} failed",
+            f"  pages {self.pages} · records {self.records} · failed checks {self.failed_checks} · "
+            f"{self.pages_per_second:.1f} pages/s",
+        ]
+        if failed_codes:
+            lines.append(f"  errors: {failed_codes}")
+        if self.skipped:
+            lines.append(f"  skipped {self.skipped} already in {self.out_dir / DOCUMENTS_FILE} (--force redoes them)")
+        if self.duplicates:
+            lines.append(f"  skipped {self.duplicates} duplicate input(s) (same bytes as another input)")
+        if self.missing:
+            lines.append(f"  not found: {', '.join(self.missing)}")
+        outputs = str(self.out_dir / DOCUMENTS_FILE)
+        if self.parquet_rows is not None:
+            outputs += f", {self.out_dir / RECORDS_FILE} ({self.parquet_rows} rows)"
+        lines.append(f"  output: {outputs}")
+        return "\n".join(lines)
+
+
+def count_failed_checks(contract: dict[str, Any]) -> int:
+    """Distinct failed checks of a document (one check is attached to each record it involves)."""
+    failed = {
+        (c.get("name"), c.get("detail", ""))
+        for record in contract.get("records", [])
+        for c in record.get("checks", [])
+        if not c.get("ok", True)
+    }
+    return len(failed)
+
+
+# ---------------------------------------------------------------------------------------------
+# Inputs and the output file
+# ---------------------------------------------------------------------------------------------
+
+
+def discover_inputs(paths: list[Path]) -> tuple[list[Path], list[str]]:
+    """Files to extract (folders searched recursively for supported suffixes), and missing paths.
+
+    A file named explicitly is taken whatever its suffix (it becomes `unsupported_format` if
+    need be); inside folders, hidden files and Office lock files (~$x.docx) are ignored.
+    """
+    found: list[Path] = []
+    missing: list[str] = []
+    seen: set[Path] = set()
+    for path in paths:
+        if path.is_dir():
+            candidates = _folder_files(path)
+        elif path.is_file():
+            candidates = [path]
+        else:
+            missing.append(str(path))
+            continue
+        for candidate in candidates:
+            key = candidate.resolve()
+            if key not in seen:
+                seen.add(key)
+                found.append(candidate)
+    return found, missing
+
+
+def _folder_files(folder: Path) -> list[Path]:
+    files: list[Path] = []
+    for root, dirs, names in os.walk(folder):
+        dirs[:] = [d for d in dirs if not d.startswith(".")]
+        for name in names:
+            if name.startswith((".", "~$")):
+                continue
+            path = Path(root) / name
+            if format_of(path) is not None:
+                files.append(path)
+    return sorted(files, key=lambda p: p.relative_to(folder).as_posix())
+
+
+def prepare_output(documents_jsonl: Path, redo_ids: set[str]) -> set[str]:
+    """doc_ids already done; drops torn lines and the lines of `redo_ids` from the file first."""
+    if not documents_jsonl.exists():
+        return set()
+    kept: list[str] = []
+    done: set[str] = set()
+    dropped = False
+    with open(documents_jsonl, encoding="utf-8") as handle:
+        for raw in handle:
+            doc_id = _doc_id_of(raw)
+            if doc_id is None or doc_id in redo_ids or doc_id in done:
+                dropped = dropped or bool(raw.strip())
+                continue
+            done.add(doc_id)
+            kept.append(raw if raw.endswith("\n") else raw + "\n")
+    if dropped:
+        rewritten = documents_jsonl.with_name(documents_jsonl.name + ".partial")
+        rewritten.write_text("".join(kept), encoding="utf-8")
+        os.replace(rewritten, documents_jsonl)
+    return done
+
+
+def _doc_id_of(raw: str) -> Optional[str]:
+    try:
+        doc = json.loads(raw)
+    except json.JSONDecodeError:
+        return None
+    doc_id = doc.get("doc_id") if isinstance(doc, dict) else None
+    return doc_id if isinstance(doc_id, str) else None
+
+
+# ---------------------------------------------------------------------------------------------
+# One file
+# ---------------------------------------------------------------------------------------------
+
+
+def default_processor_factory(model_dir: Path) -> DocumentProcessor:
+    from pipeline.process import Processor  # heavy (models); imported only when a run starts
+
+    return Processor(model_dir)
+
+
+def extract_one(job: Job, processor: DocumentProcessor, timeout_s: Optional[float]) -> dict[str, Any]:
+    """Contract dict of one file; never raises for a problem of that file."""
+    try:
+        with time_limit(timeout_s):
+            doc = load_document(job.path)
+            _stamp_model(doc, processor)
+            if doc.status != "failed":
+                doc = _process_safely(doc, processor)
+            contract = doc.to_contract()
+    except FileTimeout:
+        return timeout_contract(job, timeout_s)
+    except Exception as exc:  # to_contract on a mangled Document: still one line for the file
+        return _internal_error(job, exc).to_contract()
+    problems = validate_contract(contract)
+    if problems:
+        shown = "; ".join(problems[:3]) + (" …" if len(problems) > 3 else "")
+        message = (f"the extracted output broke the contract ({len(problems)} problem(s): {shown}); "
+                   "this is a bug in budgetdoc: please report it with the file")
+        return _failed(job, INTERNAL_ERROR, message, processor).to_contract()
+    return contract
+
+
+def _process_safely(doc: Document, processor: DocumentProcessor) -> Document:
+    try:
+        return processor.process(doc)
+    except Exception as exc:
+        failed = Document(doc_id=doc.doc_id, source=doc.source, format=doc.format, page_count=doc.page_count,
+                          model_name=doc.model_name, model_version=doc.model_version)
+        return failed.fail(INTERNAL_ERROR, _describe_exception(exc))
+
+
+def _stamp_model(doc: Document, processor: DocumentProcessor) -> None:
+    """Failed documents carry the model too (the Processor sets it on the ones it processes)."""
+    doc.model_name = str(getattr(processor, "model_name", doc.model_name))
+    doc.model_version = str(getattr(processor, "model_version", doc.model_version))
+
+
+def _describe_exception(exc: BaseException) -> str:
+    frame = traceback.extract_tb(exc.__traceback__)[-1] if exc.__traceback__ else None
+    where = f" at {Path(frame.filename).name}:{frame.lineno}" if frame else ""
+    return (f"processing crashed ({type(exc).__name__}: {exc}{where}); this is a bug in budgetdoc: "
+            "please report it with the file")
+
+
+def _internal_error(job: Job, exc: BaseException) -> Document:
+    return failed_document(job.path, job.doc_id, INTERNAL_ERROR, _describe_exception(exc))
+
+
+def _failed(job: Job, code: str, message: str, processor: Optional[DocumentProcessor] = None) -> Document:
+    doc = failed_document(job.path, job.doc_id, code, message)
+    if processor is not None:
+        _stamp_model(doc, processor)
+    return doc
+
+
+def timeout_contract(job: Job, timeout_s: Optional[float]) -> dict[str, Any]:
+    return _failed(job, TIMEOUT, f"extraction took longer than the limit of {timeout_s:g} s and was "
+                   "stopped; retry with a larger --timeout or split the file").to_contract()
+
+
+@contextmanager
+def time_limit(seconds: Optional[float]) -> Iterator[None]:
+    """Raise FileTimeout in the block after `seconds` (main thread on POSIX; else no limit)."""
+    usable = (seconds is not None and seconds > 0 and hasattr(signal, "setitimer")
+              and threading.current_thread() is threading.main_thread())
+    if not usable:
+        yield
+        return
+
+    def on_alarm(signum: int, frame: Any) -> None:
+        raise FileTimeout()
+
+    previous = signal.signal(signal.SIGALRM, on_alarm)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+
+
+# ---------------------------------------------------------------------------------------------
+# Many files: in process, or a pool of spawned workers
+# ---------------------------------------------------------------------------------------------
+
+
+def _run_serial(jobs: list[Job], processor: DocumentProcessor, timeout_s: float) -> Iterator[dict[str, Any]]:
+    for job in jobs:
+        yield extract_one(job, processor, timeout_s)
+
+
+def _worker_main(conn: Connection, factory: ProcessorFactory, model_dir: Path, timeout_s: float) -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
+    try:
+        processor = factory(model_dir)
+    except BaseException:
+        conn.send(("init_error", traceback.format_exc()))
+        return
+    conn.send(("ready", None))
+    while True:
+        try:
+            job = conn.recv()
+        except EOFError:
+            return
+        if job is None:
+            return
+        conn.send(("done", extract_one(job, processor, timeout_s)))
+
+
+@dataclass
+class _Slot:
+    process: multiprocessing.process.BaseProcess
+    conn: Connection
+    ready: bool = False
+    job: Optional[Job] = None
+    started: float = 0.0
+
+
+class WorkerPool:
+    """Spawned workers, one job each at a time, over their own pipe (killing one harms no other)."""
+
+    def __init__(self, workers: int, factory: ProcessorFactory, model_dir: Path, timeout_s: float):
+        self._context = multiprocessing.get_context("spawn")
+        self._factory = factory
+        self._model_dir = model_dir
+        self._timeout_s = timeout_s
+        self._hard_limit_s = timeout_s + min(_MAX_GRACE_S, max(1.0, 0.2 * timeout_s))
+        self._slots = [self._start() for _ in range(workers)]
+
+    def _start(self) -> _Slot:
+        parent_end, child_end = self._context.Pipe()
+        process = self._context.Process(target=_worker_main, name="budgetdoc-worker", daemon=True,
+                                        args=(child_end, self._factory, self._model_dir, self._timeout_s))
+        process.start()
+        child_end.close()
+        return _Slot(process=process, conn=parent_end)
+
+    def _replace(self, index: int) -> None:
+        slot = self._slots[index]
+        if slot.process.is_alive():
+            slot.process.kill()
+        slot.process.join(timeout=5)
+        slot.conn.close()
+        self._slots[index] = self._start()
+
+    def run(self, jobs: list[Job]) -> Iterator[dict[str, Any]]:
+        queue = deque(jobs)
+        while queue or any(slot.job for slot in self._slots):
+            for slot in self._slots:
+                if slot.ready and slot.job is None and queue:
+                    slot.job, slot.started = queue.popleft(), time.monotonic()
+                    slot.conn.send(slot.job)
+            wait([s.conn for s in self._slots] + [s.process.sentinel for s in self._slots], timeout=0.25)
+            for index in range(len(self._slots)):
+                yield from self._collect(index)
+
+    def _collect(self, index: int) -> Iterator[dict[str, Any]]:
+        slot = self._slots[index]
+        if slot.conn.poll():
+            try:
+                kind, payload = slot.conn.recv()
+            except (EOFError, OSError):
+                kind, payload = "died", None
+            if kind == "init_error":
+                raise ExtractError(f"a worker could not load the models from {self._model_dir}:\n{payload}")
+            if kind == "ready":
+                slot.ready = True
+            elif kind == "done" and slot.job is not None:
+                slot.job = None
+                yield payload
+                return
+            if kind != "died":
+                return
+        if not slot.process.is_alive() and not slot.conn.poll():
+            if not slot.ready and slot.job is None:
+                raise ExtractError(f"a worker exited while loading the models (exit code {slot.process.exitcode})")
+            if slot.job is not None:
+                yield _failed(slot.job, INTERNAL_ERROR, f"the worker process died while extracting this file "
+                              f"(exit code {slot.process.exitcode}); this is a bug in budgetdoc or the PDF "
+                              "library: please report it with the file").to_contract()
+            self._replace(index)
+        elif slot.job is not None and time.monotonic() - slot.started > self._hard_limit_s:
+            yield timeout_contract(slot.job, self._timeout_s)
+            self._replace(index)
+
+    def close(self) -> None:
+        for slot in self._slots:
+            try:
+                slot.conn.send(None)
+            except (BrokenPipeError, OSError):
+                pass
+        deadline = time.monotonic() + 5
+        for slot in self._slots:
+            slot.process.join(timeout=max(0.0, deadline - time.monotonic()))
+            if slot.process.is_alive():
+                slot.process.kill()
+                slot.process.join(timeout=5)
+            slot.conn.close()
+
+
+# ---------------------------------------------------------------------------------------------
+# The command
+# ---------------------------------------------------------------------------------------------
+
+
+def plan_jobs(sources: list[Path], done: set[str], force: bool, summary: RunSummary) -> list[Job]:
+    """Jobs for the sources not done yet (all with force), identical files once."""
+    jobs: list[Job] = []
+    planned: set[str] = set()
+    for path in sources:
+        doc_id = document_id(path)
+        if doc_id in planned:
+            summary.duplicates += 1
+        elif doc_id in done and not force:
+            summary.skipped += 1
+        else:
+            planned.add(doc_id)
+            jobs.append(Job(index=len(jobs), path=path, doc_id=doc_id))
+    return jobs
+
+
+def extract_paths(paths: list[Path], out_dir: Path, model: str, workers: int = 1, force: bool = False,
+                  timeout_s: float = config.PER_FILE_TIMEOUT_S, progress: bool = True,
+                  processor_factory: ProcessorFactory = default_processor_factory) -> RunSummary:
+    """Extract every disclosure under `paths` into out_dir/documents.jsonl and records.parquet."""
+    started = time.monotonic()
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    documents_jsonl = out_dir / DOCUMENTS_FILE
+    summary = RunSummary(out_dir=out_dir)
+
+    sources, summary.missing = discover_inputs([Path(p) for p in paths])
+    done = prepare_output(documents_jsonl, redo_ids=set())
+    jobs = plan_jobs(sources, done, force, summary)
+    if force:
+        prepare_output(documents_jsonl, redo_ids={job.doc_id for job in jobs})
+
+    if jobs:
+        _run_jobs(jobs, documents_jsonl, Path(model), workers, timeout_s, progress, processor_factory, summary)
+    summary.parquet_rows = write_records_parquet(documents_jsonl, out_dir / RECORDS_FILE) \
+        if documents_jsonl.exists() else None
+    summary.seconds = time.monotonic() - started
+    return summary
+
+
+def _run_jobs(jobs: list[Job], documents_jsonl: Path, model_dir: Path, workers: int, timeout_s: float,
+              progress: bool, factory: ProcessorFactory, summary: RunSummary) -> None:
+    from tqdm import tqdm
+
+    pool: Optional[WorkerPool] = None
+    if workers > 1:
+        pool = WorkerPool(min(workers, len(jobs)), factory, model_dir, timeout_s)
+        results = pool.run(jobs)
+    else:
+        results = _run_serial(jobs, factory(model_dir), timeout_s)
+    started = time.monotonic()
+    bar = tqdm(total=len(jobs), unit="file", disable=not progress, file=sys.stderr, dynamic_ncols=True)
+    try:
+        with open(documents_jsonl, "a", encoding="utf-8") as out:
+            for contract in results:
+                out.write(json.dumps(contract, ensure_ascii=False) + "\n")
+                out.flush()
+                summary.add(contract)
+                bar.update(1)
+                elapsed = time.monotonic() - started
+                bar.set_postfix(pages_s=f"{summary.pages / elapsed:.1f}" if elapsed > 0 else "-",
+                                failed=summary.status["failed"], refresh=False)
+    finally:
+        bar.close()
+        if pool is not None:
+            pool.close()
+
+
+def load_results(out_dir: Path) -> list[dict[str, Any]]:
+    """Every document of out_dir/documents.jsonl (for tests and evaluation)."""
+    path = Path(out_dir) / DOCUMENTS_FILE
+    return list(iter_documents(path)) if path.exists() else []

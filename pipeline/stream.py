@@ -1,0 +1,162 @@
+"""Tables printed as a fragment stream: one cell piece per line, no tabs, no positions.
+
+This is what text extractors give for ruled tables (seed 000): rows are numbered 1, 2, 3 … so a
+row starts at the next expected number; codes and names wrap over lines; amounts wrap
+("5846." / "29"); blank cells vanish, so amounts are placed by pipeline.stream_solver.
+Header cells wrap into pieces too: they are read as a sequence of known header phrases, the
+first header row before the 科目编码/科目名称 cells and the second after them.
+"""
+from __future__ import annotations
+
+import re
+from typing import Optional
+
+from pipeline import header_rules as hr
+from pipeline.layout import Cell, Fragment, Row, join_fragments, parse_amount
+from pipeline.model import Line
+from pipeline.stream_solver import candidates, settle
+
+HEADER_PHRASES = sorted([
+    "合计", "总计", "小计", "本年收入", "本年支出", "上年结转", "年初结转", "财政拨款收入", "财政专户收入",
+    "财政专户管理资金", "事业收入", "事业单位经营收入", "经营收入", "上级补助收入", "附属单位上缴收入", "其他收入",
+    "基本支出", "项目支出", "经营支出", "上解上级支出", "上缴上级支出", "对附属单位补助支出", "人员经费", "公用经费",
+    "一般公共预算", "政府性基金", "国有资本经营预算", "单位资金", "工资福利支出", "对个人和家庭的补助", "商品和服务支出",
+    "资本性支出", "其他运转类", "特定目标类", "因公出国(境)费", "公务用车购置及运行费", "公务用车购置及运维费",
+    "公务用车购置费", "公务用车运行维护费", "公务接待费", "金额", "预算数", "科目编码", "科目名称", "编码", "名称",
+], key=len, reverse=True)
+PARENT_PHRASES = {"本年收入", "基本支出", "项目支出", "本年拨款", "一般公共预算", "人员经费", "公用经费"}
+CODE_OR_NAME = {"科目编码", "科目名称", "编码", "名称"}
+AMOUNT_PIECE = re.compile(r"^-?[\d,]*\d\.\d{2}$|^-$|^—$")
+PARTIAL_AMOUNT = re.compile(r"^-?[\d,]*\d\.\d?$")
+
+
+def header_phrases(header_lines: list[Line]) -> list[str]:
+    text = "".join(re.sub(r"\s+", "", ln.text) for ln in header_lines if not ln.text.strip().startswith("栏次"))
+    text = text.replace("（", "(").replace("）", ")")
+    found, i = [], 0
+    while i < len(text):
+        for phrase in HEADER_PHRASES:
+            if text.startswith(phrase, i):
+                found.append(phrase)
+                i += len(phrase)
+                break
+        else:
+            i += 1
+    return found
+
+
+def value_columns(header_lines: list[Line]) -> list[tuple[str, str]]:
+    """(leaf, full) per value column, left to right."""
+    phrases = header_phrases(header_lines)
+    split = next((i for i, p in enumerate(phrases) if p in CODE_OR_NAME), len(phrases))
+    first = [p for p in phrases[:split] if p not in CODE_OR_NAME]
+    second = [p for p in phrases[split:] if p not in CODE_OR_NAME]
+    if not second:
+        return [(p, p) for p in first]
+    out: list[tuple[str, str]] = []
+    placed = False
+    for p in first:
+        if p in PARENT_PHRASES and not placed:
+            out.extend((q, f"{p} {q}") for q in second)
+            placed = True
+        elif p in PARENT_PHRASES:
+            out.append((p, p))
+        else:
+            out.append((p, p))
+    if not placed:
+        out.extend((q, q) for q in second)
+    return out
+
+
+def _pieces(line: Line) -> list[Fragment]:
+    out, pos = [], 0
+    for piece in line.text.split():
+        start = line.text.index(piece, pos)
+        pos = start + len(piece)
+        out.append(Fragment(text=piece, line=line, start=start))
+    return out
+
+
+def _repair_amounts(frags: list[Fragment]) -> list[Fragment]:
+    """Join amounts wrapped inside narrow cells: '5846.' + '29', '261.4' + '0'."""
+    out: list[Fragment] = []
+    for f in frags:
+        if out and PARTIAL_AMOUNT.match(out[-1].text) and re.fullmatch(r"\d{1,2}", f.text) \
+                and len(out[-1].text.split(".")[1]) + len(f.text) == 2:
+            prev = out[-1]
+            out[-1] = Fragment(text=prev.text + f.text, line=prev.line, start=prev.start)
+            out[-1].extra = [f]  # type: ignore[attr-defined]
+            continue
+        out.append(f)
+    return out
+
+
+def split_rows(body: list[Line]) -> list[list[Fragment]]:
+    rows: list[list[Fragment]] = []
+    expected = 1
+    for ln in body:
+        for f in _pieces(ln):
+            t = f.text
+            if t.isdigit() and not t.startswith("0") and int(t) == expected:
+                rows.append([f])
+                expected += 1
+            elif rows:
+                rows[-1].append(f)
+            else:
+                rows.append([f])
+    return rows
+
+
+ORDINAL = re.compile(r"^[一二三四五六七八九十]+、|^[(（][一二三四五六七八九十]+[)）]")
+
+
+def stream_table(header_lines: list[Line], body: list[Line], kind: str = "other",
+                 two_sided: bool = False) -> tuple[list[Row], list["ColumnSpec"]]:
+    from pipeline.assemble import ColumnSpec
+
+    heads = value_columns(header_lines)
+    specs = [ColumnSpec(index=0, leaf="序号", full="序号", role=hr.ROLE_ROW_NO),
+             ColumnSpec(index=1, leaf="科目编码", full="科目编码", role=hr.ROLE_CODE),
+             ColumnSpec(index=2, leaf="科目名称", full="科目名称", role=hr.ROLE_NAME)]
+    for j, (leaf, full) in enumerate(heads):
+        specs.append(ColumnSpec(index=3 + j, leaf=leaf, full=full, role=hr.ROLE_VALUE, key=hr.column_key(leaf, full),
+                                key_prob=0.8))
+    value_specs = specs[3:]
+    keys = [s.key for s in value_specs]
+    rows: list[Row] = []
+    codes: list[Optional[str]] = []
+    options = []
+    for frags in split_rows(body):
+        frags = _repair_amounts(frags)
+        row = Row()
+        start = 0
+        if frags and frags[0].text.isdigit() and not frags[0].text.startswith("0") and len(frags[0].text) <= 3 \
+                and (len(frags) == 1 or not re.fullmatch(r"\d{5,7}", frags[0].text)):
+            row.cells[0] = Cell(col=0, frags=[frags[0]])
+            start = 1
+        code_frags = [f for f in frags[start:] if re.fullmatch(r"\d{2,7}", f.text)]
+        amount_frags = [f for f in frags[start:] if AMOUNT_PIECE.match(f.text)]
+        name_frags = [f for f in frags[start:] if f not in code_frags and f not in amount_frags]
+        if code_frags:
+            row.cells[1] = Cell(col=1, frags=code_frags)
+        if name_frags:
+            row.cells[2] = Cell(col=2, frags=name_frags)
+        amounts = [parse_amount(f.text) for f in amount_frags]
+        opts = candidates([a for a in amounts if a is not None], keys, kind)
+        options.append(opts)
+        code = re.sub(r"\D", "", "".join(f.text for f in code_frags)) or None
+        codes.append(code)
+        row.amount_frags = amount_frags  # type: ignore[attr-defined]
+        rows.append(row)
+    chosen = settle(codes, options)
+    for row, values in zip(rows, chosen):
+        frags = list(row.amount_frags)  # type: ignore[attr-defined]
+        key_to_spec = {s.key: s for s in value_specs}
+        for (key, _), frag in zip(values.items(), frags):
+            spec = key_to_spec[key]
+            row.cells[spec.index] = Cell(col=spec.index, frags=[frag])
+    return rows, specs
+
+
+def join_name(frags: list[Fragment]) -> str:
+    return join_fragments([f.text for f in frags])

@@ -1,0 +1,85 @@
+"""Put the amounts of a fragment-stream row back into their columns.
+
+Plain extracted text loses blank cells: "13.03 6.00 6.00 7.03" under twelve columns says nothing
+about which four columns were printed. The printed values still obey the identities, so each
+row's candidate placements (order-preserving) are scored by the row identities and a preference
+for the columns the table uses, then rows are settled together so that parents equal the sums of
+their children (类 = Σ款 = Σ项).
+"""
+from __future__ import annotations
+
+from itertools import combinations, product
+from typing import Optional
+
+from pipeline.checks import run_checks
+
+MAX_CANDIDATES = 64
+MAX_GROUP_PRODUCT = 4096
+
+
+def _row_identity_score(values: dict[str, float], kind: str, keys: list[str]) -> float:
+    table = {"table_id": "s", "kind": kind, "columns": [{"key": k, "header": k} for k in keys]}
+    rec = {"record_id": "r", "type": "budget_line", "table_id": "s", "subject_code": None, "subject_name": "x",
+           "side": None, "values": values}
+    score = 0.0
+    for res in run_checks([table], [rec]):
+        if res.name in ("row_total", "basic_split"):
+            score += 2.0 if res.ok else -10.0
+    return score
+
+
+def candidates(amounts: list[float], keys: list[str], kind: str) -> list[tuple[float, dict[str, float]]]:
+    """(score, values) placements of the amounts into the keyed columns, best first."""
+    k, m = len(amounts), len(keys)
+    if k == 0:
+        return [(0.0, {})]
+    if k >= m:
+        return [(0.0, dict(zip(keys, amounts[:m])))]
+    out = []
+    for cols in combinations(range(m), k):
+        values = {keys[c]: a for c, a in zip(cols, amounts)}
+        score = _row_identity_score(values, kind, keys) - 0.15 * sum(cols) / k
+        out.append((score, values))
+    out.sort(key=lambda sv: -sv[0])
+    return out[:MAX_CANDIDATES]
+
+
+def _children(codes: list[Optional[str]], parent_idx: int) -> list[int]:
+    parent = codes[parent_idx]
+    if not parent:
+        return []
+    want = {3: 5, 5: 7}.get(len(parent))
+    return [i for i, c in enumerate(codes) if c and want and len(c) == want and c.startswith(parent)]
+
+
+def settle(codes: list[Optional[str]], options: list[list[tuple[float, dict[str, float]]]]) -> list[dict[str, float]]:
+    """Choose one placement per row: best own score, then parent = Σ children where it decides."""
+    chosen = [opts[0][1] if opts else {} for opts in options]
+    for p in range(len(codes)):
+        kids = _children(codes, p)
+        if not kids:
+            continue
+        group = [p] + kids
+        ambiguous = [i for i in group if len(options[i]) > 1 and options[i][0][0] - options[i][1][0] < 5.0]
+        if not ambiguous:
+            continue
+        pools = [[o for o in options[i] if o[0] >= options[i][0][0] - 5.0][:8] if i in ambiguous else [(0.0, chosen[i])]
+                 for i in group]
+        total = 1
+        for pool in pools:
+            total *= len(pool)
+        if total > MAX_GROUP_PRODUCT:
+            continue
+        best, best_cost = None, float("inf")
+        for combo in product(*pools):
+            parent_vals = combo[0][1]
+            cost = -sum(s for s, _ in combo) * 0.01
+            keys = set(parent_vals) | {k for _, v in combo[1:] for k in v}
+            for key in keys:
+                cost += abs(parent_vals.get(key, 0.0) - sum(v.get(key, 0.0) for _, v in combo[1:]))
+            if cost < best_cost:
+                best, best_cost = combo, cost
+        if best is not None:
+            for i, (_, vals) in zip(group, best):
+                chosen[i] = vals
+    return chosen
