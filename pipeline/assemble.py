@@ -14,7 +14,7 @@ from typing import Optional, Protocol
 
 from pipeline import header_rules as hr
 from pipeline.layout import (
-    Cell, Fragment, Row, band_of, is_pdf, is_tabbed, join_fragments, parse_amount, pdf_columns, pdf_rows,
+    Cell, Fragment, Row, anchored_rows, band_of, is_pdf, is_tabbed, join_fragments, parse_amount, pdf_columns, pdf_rows,
     tabbed_row,
 )
 from pipeline.model import Column, Document, Line, Record, Table
@@ -151,15 +151,36 @@ def tabbed_header_grid(header_lines: list[Line], n_cols: int) -> list[tuple[str,
 
 
 def pdf_header_texts(header_lines: list[Line], bands: list[tuple[float, float]]) -> list[tuple[str, str]]:
+    """(leaf, full) header per body column band.
+
+    Bands are widened to the midpoints between neighbours (a centred header sits over a right-
+    aligned amount without touching it); a header line belongs to every widened band whose
+    centre it covers, or else to the band holding its own centre. Stacked lines of a wrapped
+    header cell join into one phrase; the lowest phrase is the leaf.
+    """
+    if not bands:
+        return []
+    edges = [bands[0][0] - 1000] + [(bands[i][1] + bands[i + 1][0]) / 2 for i in range(len(bands) - 1)] + [bands[-1][1] + 1000]
+    wide = [(edges[i], edges[i + 1]) for i in range(len(bands))]
+    per_band: list[list[Line]] = [[] for _ in bands]
+    for ln in header_lines:
+        text = ln.text.strip()
+        if not ln.bbox or text.startswith("栏次") or text.isdigit():
+            continue
+        x0, x1 = ln.bbox[0], ln.bbox[2]
+        covered = [i for i, (a, b) in enumerate(bands) if x0 - 1 <= (a + b) / 2 <= x1 + 1]
+        if len(covered) <= 1:
+            cx = (x0 + x1) / 2
+            covered = [next(i for i, (a, b) in enumerate(wide) if a <= cx < b)]
+        for i in covered:
+            per_band[i].append(ln)
     out = []
-    for a, b in bands:
-        hits = [ln for ln in header_lines if ln.bbox and min(b, ln.bbox[2]) - max(a, ln.bbox[0]) > 0.3 * min(b - a, ln.bbox[2] - ln.bbox[0])
-                and not ln.text.strip().startswith("栏次")]
+    for hits in per_band:
         hits.sort(key=lambda ln: (ln.bbox[1], ln.bbox[0]))
-        # group stacked lines of one wrapped header cell: same x-range, small gap
         groups: list[list[Line]] = []
         for ln in hits:
-            if groups and abs(groups[-1][-1].bbox[0] - ln.bbox[0]) < 3 and ln.bbox[1] - groups[-1][-1].bbox[3] < 0.6 * (ln.bbox[3] - ln.bbox[1]):
+            h = ln.bbox[3] - ln.bbox[1]
+            if groups and -0.3 * h <= ln.bbox[1] - groups[-1][-1].bbox[3] < 0.6 * h and _same_span(groups[-1][-1], ln):
                 groups[-1].append(ln)
             else:
                 groups.append([ln])
@@ -167,6 +188,12 @@ def pdf_header_texts(header_lines: list[Line], bands: list[tuple[float, float]])
         leaf = texts[-1] if texts else ""
         out.append((leaf, " ".join(dict.fromkeys(texts))))
     return out
+
+
+def _same_span(upper: Line, lower: Line) -> bool:
+    """Two stacked lines of one wrapped cell: the lower one lies within the upper one's reach."""
+    uc, lc = (upper.bbox[0] + upper.bbox[2]) / 2, (lower.bbox[0] + lower.bbox[2]) / 2
+    return abs(uc - lc) < max(upper.bbox[2] - upper.bbox[0], 8) * 0.75
 
 
 def decide_roles(specs: list[ColumnSpec], rows: list[Row], kind: str) -> None:
@@ -461,7 +488,8 @@ def _pdf_rows_columns(region: TableRegion) -> tuple[list[Row], list[ColumnSpec]]
         headers = [ln for ln in region.header_lines if ln.page == page] or first_headers
         heads = pdf_header_texts(headers, bands)
         frags = [_fragments_of(ln, band_of(ln.bbox, bands)) for ln in body]
-        rows = pdf_rows(frags)
+        anchor = _anchor_column(heads, frags)
+        rows = anchored_rows(frags, anchor) if anchor is not None else pdf_rows(frags)
         if not specs_by_signature:
             specs_by_signature = [ColumnSpec(index=j, leaf=leaf, full=full) for j, (leaf, full) in enumerate(heads)]
         elif len(heads) != len(specs_by_signature):
@@ -471,6 +499,16 @@ def _pdf_rows_columns(region: TableRegion) -> tuple[list[Row], list[ColumnSpec]]
                 row.cells = {remap.get(c, c + 1000): cell for c, cell in row.cells.items()}
         all_rows.extend(rows)
     return all_rows, specs_by_signature
+
+
+def _anchor_column(heads: list[tuple[str, str]], frags: list[Fragment]) -> Optional[int]:
+    """The 序号 column, else a code column: cells that never wrap mark one row each."""
+    roles = [hr.header_role(leaf, full) for leaf, full in heads]
+    for wanted in (hr.ROLE_ROW_NO, hr.ROLE_CODE):
+        for j, role in enumerate(roles):
+            if role == wanted and sum(1 for f in frags if f.col == j) >= 2:
+                return j
+    return None
 
 
 def _remap_columns(heads: list[tuple[str, str]], specs: list[ColumnSpec]) -> dict[int, int]:

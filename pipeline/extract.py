@@ -184,6 +184,9 @@ def read_pdf(data: bytes, max_pages: int) -> ReadResult:
         raise InputRejected(CORRUPT_FILE, f"not a readable PDF ({exc}); the file is damaged or not a "
                             "PDF: download or export it again") from exc
     with pdf:
+        if not pdf.is_pdf:  # PyMuPDF sniffs content: an image or e-book named .pdf opens too
+            raise InputRejected(CORRUPT_FILE, "the file is not a PDF (its content is another format, e.g. "
+                                "an image); convert it to PDF or give it its proper suffix")
         if pdf.needs_pass:
             raise InputRejected(ENCRYPTED, "the PDF is encrypted and needs a password to open; "
                                 "save an unprotected copy (print to PDF) and extract that",

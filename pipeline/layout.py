@@ -182,6 +182,47 @@ def pdf_rows(frags: list[Fragment], rules_y: list[float] | None = None) -> list[
     return [rows[i] for i in order]
 
 
+def anchored_rows(frags: list[Fragment], anchor_col: int) -> list[Row]:
+    """Rows around the fragments of a column that never wraps (序号 / codes), one anchor per row.
+
+    Every other fragment joins the anchor nearest to it vertically: cells centred on their row
+    (ruled tables) and cells hanging from their row's top line (unruled ones) both land right.
+    Fragments far from every anchor (a 合计 row without a number) form rows of their own.
+    """
+    heights = [f.line.bbox[3] - f.line.bbox[1] for f in frags]
+    line_h = median(heights) if heights else 10.0
+    anchors = sorted((f for f in frags if f.col == anchor_col), key=lambda f: f.line.bbox[1])
+    merged: list[list[Fragment]] = []
+    for f in anchors:  # a wrapped code ("21012" / "02") is one anchor
+        prev = merged[-1][-1].text if merged else ""
+        if merged and f.line.bbox[1] - merged[-1][-1].line.bbox[3] < 0.45 * line_h \
+                and re.fullmatch(r"\d{3}|\d{5}", prev) and re.fullmatch(r"\d{2}", f.text):
+            merged[-1].append(f)
+        else:
+            merged.append([f])
+    centers = [((g[0].line.bbox[1] + g[-1].line.bbox[3]) / 2) for g in merged]
+    rows = [Row(cells={anchor_col: Cell(col=anchor_col, frags=g)}) for g in merged]
+    loose: list[Fragment] = []
+    for f in frags:
+        if f.col == anchor_col:
+            continue
+        cy = (f.line.bbox[1] + f.line.bbox[3]) / 2
+        if not centers:
+            loose.append(f)
+            continue
+        best = min(range(len(centers)), key=lambda i: abs(centers[i] - cy))
+        if abs(centers[best] - cy) > 2.6 * line_h:
+            loose.append(f)
+            continue
+        rows[best].cells.setdefault(f.col or 0, Cell(col=f.col or 0)).frags.append(f)
+    for row in rows:
+        for cell in row.cells.values():
+            cell.frags.sort(key=lambda fr: (fr.line.bbox[1], fr.line.bbox[0]))
+    rows.extend(pdf_rows(loose))
+    rows.sort(key=lambda r: min(f.line.bbox[1] for f in r.frags))
+    return rows
+
+
 def _same_cell(cell: Cell, frag: Fragment, line_h: float, rules_y: list[float] | None) -> bool:
     gap = frag.line.bbox[1] - cell.y1
     if gap > 0.45 * line_h:

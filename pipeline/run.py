@@ -47,6 +47,8 @@ _MAX_GRACE_S = 5.0  # hard kill this long after the soft (in-worker) limit
 
 
 class DocumentProcessor(Protocol):
+    """pipeline.process.Processor's interface (`name`/`version` attributes are read if present)."""
+
     def process(self, doc: Document) -> Document: ...
 
 
@@ -253,9 +255,9 @@ def _process_safely(doc: Document, processor: DocumentProcessor) -> Document:
 
 
 def _stamp_model(doc: Document, processor: DocumentProcessor) -> None:
-    """Failed documents carry the model too (the Processor sets it on the ones it processes)."""
-    doc.model_name = str(getattr(processor, "model_name", doc.model_name))
-    doc.model_version = str(getattr(processor, "model_version", doc.model_version))
+    """Documents that never reach the Processor carry its model name and version too."""
+    doc.model_name = str(getattr(processor, "name", doc.model_name))
+    doc.model_version = str(getattr(processor, "version", doc.model_version))
 
 
 def _describe_exception(exc: BaseException) -> str:
@@ -379,32 +381,38 @@ class WorkerPool:
 
     def _collect(self, index: int) -> Iterator[dict[str, Any]]:
         slot = self._slots[index]
-        if slot.conn.poll():
-            try:
-                kind, payload = slot.conn.recv()
-            except (EOFError, OSError):
-                kind, payload = "died", None
-            if kind == "init_error":
-                raise ExtractError(f"a worker could not load the models from {self._model_dir}:\n{payload}")
-            if kind == "ready":
-                slot.ready = True
-            elif kind == "done" and slot.job is not None:
+        kind, payload = self._receive(slot)
+        if kind == "init_error":
+            raise ExtractError(f"a worker could not load the models from {self._model_dir}:\n{payload}")
+        if kind == "ready":
+            slot.ready = True
+        elif kind == "done":
+            if slot.job is not None:
                 slot.job = None
                 yield payload
-                return
-            if kind != "died":
-                return
-        if not slot.process.is_alive() and not slot.conn.poll():
-            if not slot.ready and slot.job is None:
-                raise ExtractError(f"a worker exited while loading the models (exit code {slot.process.exitcode})")
+        elif kind == "died":
+            if not slot.ready:
+                raise ExtractError(f"a worker exited while loading the models (exit code "
+                                   f"{slot.process.exitcode})")
             if slot.job is not None:
-                yield _failed(slot.job, INTERNAL_ERROR, f"the worker process died while extracting this file "
+                yield _failed(slot.job, INTERNAL_ERROR, "the worker process died while extracting this file "
                               f"(exit code {slot.process.exitcode}); this is a bug in budgetdoc or the PDF "
                               "library: please report it with the file").to_contract()
             self._replace(index)
         elif slot.job is not None and time.monotonic() - slot.started > self._hard_limit_s:
             yield timeout_contract(slot.job, self._timeout_s)
             self._replace(index)
+
+    @staticmethod
+    def _receive(slot: _Slot) -> tuple[str, Any]:
+        """The worker's next message, ("died", None) once its pipe is closed, ("", None) if none yet."""
+        if not slot.conn.poll():
+            return "", None
+        try:
+            return slot.conn.recv()
+        except (EOFError, OSError):
+            slot.process.join(timeout=5)
+            return "died", None
 
     def close(self) -> None:
         for slot in self._slots:
@@ -460,10 +468,18 @@ def extract_paths(paths: list[Path], out_dir: Path, model: str, workers: int = 1
 
     if jobs:
         _run_jobs(jobs, documents_jsonl, Path(model), workers, timeout_s, progress, processor_factory, summary)
-    summary.parquet_rows = write_records_parquet(documents_jsonl, out_dir / RECORDS_FILE) \
-        if documents_jsonl.exists() else None
+    if documents_jsonl.exists():
+        summary.parquet_rows = write_records_parquet(documents_jsonl, out_dir / RECORDS_FILE)
     summary.seconds = time.monotonic() - started
     return summary
+
+
+def _build_processor(factory: ProcessorFactory, model_dir: Path) -> DocumentProcessor:
+    try:
+        return factory(model_dir)
+    except Exception as exc:
+        raise ExtractError(f"could not load the models from {model_dir} ({type(exc).__name__}: {exc}); "
+                           "check --model, or train them with `budgetdoc train`") from exc
 
 
 def _run_jobs(jobs: list[Job], documents_jsonl: Path, model_dir: Path, workers: int, timeout_s: float,
@@ -475,7 +491,7 @@ def _run_jobs(jobs: list[Job], documents_jsonl: Path, model_dir: Path, workers: 
         pool = WorkerPool(min(workers, len(jobs)), factory, model_dir, timeout_s)
         results = pool.run(jobs)
     else:
-        results = _run_serial(jobs, factory(model_dir), timeout_s)
+        results = _run_serial(jobs, _build_processor(factory, model_dir), timeout_s)
     started = time.monotonic()
     bar = tqdm(total=len(jobs), unit="file", disable=not progress, file=sys.stderr, dynamic_ncols=True)
     try:
