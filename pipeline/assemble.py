@@ -186,8 +186,34 @@ def pdf_header_texts(header_lines: list[Line], bands: list[tuple[float, float]])
                 groups.append([ln])
         texts = [join_fragments([g.text for g in grp]) for grp in groups]
         leaf = texts[-1] if texts else ""
+        if len(texts) == 1 and groups and _needs_parent(leaf):
+            parent = _parent_above(groups[-1][0], header_lines, bands)
+            if parent:
+                texts.insert(0, parent)
         out.append((leaf, " ".join(dict.fromkeys(texts))))
     return out
+
+
+def _needs_parent(leaf: str) -> bool:
+    t = re.sub(r"\s+", "", leaf)
+    return t in {"小计", "合计"} or t.startswith("其中")
+
+
+def _parent_above(leaf: Line, header_lines: list[Line], bands: list[tuple[float, float]]) -> Optional[str]:
+    """A centred parent header sits above its first child (小计) and to its right."""
+    width = (bands[-1][1] - bands[0][0]) / max(len(bands), 1)
+    lcx = (leaf.bbox[0] + leaf.bbox[2]) / 2
+    best, best_key = None, None
+    for ln in header_lines:
+        if ln is leaf or not ln.bbox or ln.bbox[3] > leaf.bbox[1] + 1 or ln.text.strip().isdigit():
+            continue
+        cx = (ln.bbox[0] + ln.bbox[2]) / 2
+        if not (lcx - 1.5 * width <= cx <= lcx + 3.5 * width):
+            continue
+        key = (round(leaf.bbox[1] - ln.bbox[3]), abs(cx - lcx))
+        if best_key is None or key < best_key:
+            best, best_key = ln.text.strip(), key
+    return best
 
 
 def _same_span(upper: Line, lower: Line) -> bool:
@@ -462,7 +488,7 @@ def rows_and_columns(region: TableRegion, kind: str = "other") -> tuple[list[Row
     if not body:
         return [], []
     if is_pdf(body):
-        return _pdf_rows_columns(region)
+        return _pdf_rows_columns(region, kind)
     if is_tabbed(body + region.header_lines):
         rows = [tabbed_row(ln) for ln in body]
         for row in rows:
@@ -476,7 +502,7 @@ def rows_and_columns(region: TableRegion, kind: str = "other") -> tuple[list[Row
     return _stream_rows_columns(region, kind)
 
 
-def _pdf_rows_columns(region: TableRegion) -> tuple[list[Row], list[ColumnSpec]]:
+def _pdf_rows_columns(region: TableRegion, kind: str) -> tuple[list[Row], list[ColumnSpec]]:
     all_rows: list[Row] = []
     by_page: dict[int, list[Line]] = {}
     for ln in region.body_lines:
@@ -488,7 +514,7 @@ def _pdf_rows_columns(region: TableRegion) -> tuple[list[Row], list[ColumnSpec]]
         headers = [ln for ln in region.header_lines if ln.page == page] or first_headers
         heads = pdf_header_texts(headers, bands)
         frags = [_fragments_of(ln, band_of(ln.bbox, bands)) for ln in body]
-        anchor = _anchor_column(heads, frags)
+        anchor = _anchor_column(heads, frags, indicator=kind in INDICATOR_KINDS)
         rows = anchored_rows(frags, anchor) if anchor is not None else pdf_rows(frags)
         if not specs_by_signature:
             specs_by_signature = [ColumnSpec(index=j, leaf=leaf, full=full) for j, (leaf, full) in enumerate(heads)]
@@ -501,14 +527,17 @@ def _pdf_rows_columns(region: TableRegion) -> tuple[list[Row], list[ColumnSpec]]
     return all_rows, specs_by_signature
 
 
-def _anchor_column(heads: list[tuple[str, str]], frags: list[Fragment]) -> Optional[int]:
+def _anchor_column(heads: list[tuple[str, str]], frags: list[Fragment], indicator: bool = False) -> Optional[int]:
     """The 序号 column, else a code column: cells that never wrap mark one row each."""
     roles = [hr.header_role(leaf, full) for leaf, full in heads]
-    for wanted in (hr.ROLE_ROW_NO, hr.ROLE_CODE):
+    wanted_roles = ("target", "weight") if indicator else (hr.ROLE_ROW_NO, hr.ROLE_CODE)
+    for wanted in wanted_roles:
         for j, role in enumerate(roles):
             if role == wanted and sum(1 for f in frags if f.col == j) >= 2:
                 return j
-    return None
+    if indicator:
+        return None
+    return 0 if sum(1 for f in frags if f.col == 0) >= 2 else None
 
 
 def _remap_columns(heads: list[tuple[str, str]], specs: list[ColumnSpec]) -> dict[int, int]:

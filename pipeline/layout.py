@@ -122,7 +122,7 @@ def pdf_columns(body: list[Line]) -> list[tuple[float, float]]:
     intervals = sorted((ln.bbox[0], ln.bbox[2]) for ln in body if ln.bbox)
     bands: list[list[float]] = []
     for x0, x1 in intervals:
-        if bands and x0 < bands[-1][1] - 0.5:
+        if bands and x0 < bands[-1][1] - 2.0:  # glyph boxes of neighbouring cells may touch
             bands[-1][1] = max(bands[-1][1], x1)
         else:
             bands.append([x0, x1])
@@ -195,8 +195,10 @@ def anchored_rows(frags: list[Fragment], anchor_col: int) -> list[Row]:
     merged: list[list[Fragment]] = []
     for f in anchors:  # a wrapped code ("21012" / "02") is one anchor
         prev = merged[-1][-1].text if merged else ""
-        if merged and f.line.bbox[1] - merged[-1][-1].line.bbox[3] < 0.45 * line_h \
-                and re.fullmatch(r"\d{3}|\d{5}", prev) and re.fullmatch(r"\d{2}", f.text):
+        gap = f.line.bbox[1] - merged[-1][-1].line.bbox[3] if merged else 0.0
+        code_wrap = re.fullmatch(r"\d{3}|\d{5}", prev) and re.fullmatch(r"\d{2}", f.text)
+        text_wrap = not prev[:1].isdigit() and gap < 0.2 * line_h
+        if merged and gap < 0.45 * line_h and (code_wrap or text_wrap):
             merged[-1].append(f)
         else:
             merged.append([f])

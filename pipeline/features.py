@@ -1,0 +1,408 @@
+"""Line features shared by the section classifier and the field tagger.
+
+A line's features are a sparse dict (name -> value): its own text (jieba words, character
+n-grams over a digit-masked text, digit/amount/code patterns, keyword flags, character-class
+ratios, tab cells), its layout on a PDF page (relative position, width, relative font size,
+bold, gaps, alignment, the other lines on the same visual row) with a neutral "no layout" flag
+for text input, its repetition across the document (page headers repeat), and the features of
+its neighbours in reading order under a prefix.
+
+Everything here is relative (to the page size, the page's median font size and line height)
+so that it carries over from the generator's PDFs to other producers' PDFs.
+"""
+from __future__ import annotations
+
+import math
+import re
+import statistics
+import unicodedata
+from collections import Counter
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Iterable, Optional, Sequence
+
+from pipeline.model import Line, Page
+
+Features = dict[str, float]
+
+# ------------------------------------------------------------------ text normalisation
+
+_DIGIT_RE = re.compile(r"\d")
+_SPACE_RE = re.compile(r"\s+")
+
+
+def normalize(text: str) -> str:
+    """NFKC (full-width digits and punctuation folded), whitespace runs kept as one space."""
+    return _SPACE_RE.sub(" ", unicodedata.normalize("NFKC", text)).strip()
+
+
+def mask_digits(text: str) -> str:
+    return _DIGIT_RE.sub("0", text)
+
+
+def repetition_key(text: str) -> str:
+    """What stays the same when a page header repeats (page numbers and spaces vary)."""
+    return mask_digits(re.sub(r"\s+", "", unicodedata.normalize("NFKC", text)))
+
+
+# ------------------------------------------------------------------ word tokens
+
+_jieba_ready = False
+
+
+def _jieba():
+    global _jieba_ready
+    import jieba
+
+    if not _jieba_ready:
+        jieba.setLogLevel(60)
+        jieba.initialize()
+        _jieba_ready = True
+    return jieba
+
+
+@lru_cache(maxsize=200_000)
+def cjk_words(text: str) -> tuple[str, ...]:
+    """jieba words of a CJK run (no HMM: deterministic, dictionary words only)."""
+    return tuple(_jieba().cut(text, HMM=False))
+
+
+_CJK = r"\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
+CJK_RE = re.compile(f"[{_CJK}]")
+# A token: a number (digits with dots/commas, optional sign/percent), a CJK run, a latin run,
+# or a single other visible character.
+TOKEN_RE = re.compile(rf"[-+]?\d[\d,.]*%?|[{_CJK}]+|[A-Za-z]+|\S")
+
+
+def word_tokens(text: str) -> list[str]:
+    """Bag of words of a line: jieba words, numbers reduced to their shape."""
+    out: list[str] = []
+    for m in TOKEN_RE.finditer(unicodedata.normalize("NFKC", text)):
+        tok = m.group()
+        if CJK_RE.match(tok):
+            out.extend(cjk_words(tok))
+        elif tok[0].isdigit() or tok[0] in "+-" and len(tok) > 1:
+            out.append(number_shape(tok))
+        else:
+            out.append(tok)
+    return out
+
+
+def number_shape(tok: str) -> str:
+    if re.fullmatch(r"\d{3}|\d{5}|\d{7}", tok):
+        return f"<code{len(tok)}>"
+    if re.fullmatch(r"[-+]?[\d,]*\d\.\d{2}", tok):
+        return "<amount>"
+    if tok.endswith("%"):
+        return "<pct>"
+    if re.fullmatch(r"(19|20)\d\d", tok):
+        return "<year>"
+    if re.fullmatch(r"\d{1,2}", tok):
+        return "<small>"
+    if re.fullmatch(r"\d{8,}", tok):
+        return "<longcode>"
+    return "<num>"
+
+
+def char_ngrams(text: str, n_max: int = 3, limit: int = 40) -> list[str]:
+    t = mask_digits(re.sub(r"\s+", "", unicodedata.normalize("NFKC", text)))[:limit]
+    grams = []
+    for n in range(1, n_max + 1):
+        grams.extend(t[i:i + n] for i in range(len(t) - n + 1))
+    return grams
+
+
+# ------------------------------------------------------------------ shape of the text
+
+CODE_RE = re.compile(r"^\d{3,7}$")
+AMOUNT_RE = re.compile(r"^-?[\d,]*\d\.\d{1,2}$")
+INT_RE = re.compile(r"^-?\d+$")
+PCT_RE = re.compile(r"\d(\.\d+)?\s*%")
+CODE_THEN_TEXT_RE = re.compile(r"^\d{3,7}\s*[^\d\s.]")
+ENUM_CN_RE = re.compile(r"^[一二三四五六七八九十]+[、.．]")
+ENUM_PAREN_RE = re.compile(r"^[(（][一二三四五六七八九十\d]+[)）]")
+ENUM_NUM_RE = re.compile(r"^\d{1,2}[、.．](?!\d)")
+PART_RE = re.compile(r"^第[一二三四五六七八九十\d]+(部分|章|节)")
+PAGE_NO_RE = re.compile(r"^(第\s*\d+\s*页.*|[-—]?\s*\d{1,3}\s*[-—]?|\d+\s*/\s*\d+)$")
+COMPARISON_RE = re.compile(r"[≥≤><=]")
+
+KEYWORDS: tuple[str, ...] = (
+    "合计", "总计", "小计", "单位", "万元", "预算年度", "指标", "表", "项目", "科目", "编码", "名称",
+    "注", "空表", "目录", "栏次", "绩效", "目标", "说明", "收入", "支出", "其中", "部门", "年度",
+    "金额", "预算数", "类", "款", "项", "序号", "满意度", "说明：", "万元。", "情况", "主要",
+)
+
+
+def _ratio(count: int, total: int) -> float:
+    return count / total if total else 0.0
+
+
+def _bucket(value: float, edges: Sequence[float]) -> int:
+    for i, e in enumerate(edges):
+        if value < e:
+            return i
+    return len(edges)
+
+
+def shape_features(text: str) -> Features:
+    """Patterns of one line's own text (no words): what kind of string it is."""
+    raw = text
+    t = normalize(text)
+    f: Features = {}
+    n = len(t) or 1
+    compact = t.replace(" ", "")
+    digits = sum(ch.isdigit() for ch in compact)
+    cjk = len(CJK_RE.findall(compact))
+    punct = sum(unicodedata.category(ch).startswith("P") for ch in compact)
+    latin = sum(ch.isascii() and ch.isalpha() for ch in compact)
+    f["r_digit"] = _ratio(digits, len(compact))
+    f["r_cjk"] = _ratio(cjk, len(compact))
+    f["r_punct"] = _ratio(punct, len(compact))
+    f["r_latin"] = _ratio(latin, len(compact))
+    f["len_log"] = math.log1p(len(compact)) / 5.0
+    f[f"len_b={_bucket(len(compact), (2, 4, 7, 12, 20, 35, 60))}"] = 1.0
+    f["lead_space"] = float(raw[:1].isspace() and raw[:1] != "\t")
+    cells = raw.split("\t")
+    filled = [c.strip() for c in cells if c.strip()]
+    f["tabbed"] = float(len(cells) > 1)
+    f[f"cells_b={_bucket(len(cells), (2, 3, 4, 6, 9, 13))}"] = 1.0
+    f[f"filled_b={_bucket(len(filled), (2, 3, 4, 6, 9))}"] = 1.0
+    if len(cells) > 1:
+        f["cells_empty_r"] = _ratio(len(cells) - len(filled), len(cells))
+        f["cells_amount_r"] = _ratio(sum(bool(AMOUNT_RE.match(c)) for c in filled), len(filled))
+        f["cells_num_r"] = _ratio(sum(bool(re.fullmatch(r"[-\d.,%]+", c)) for c in filled), len(filled))
+        f["cells_code_first"] = float(bool(filled) and bool(CODE_RE.match(filled[0])))
+        f["cells_any_code"] = float(any(CODE_RE.match(c) for c in filled))
+        f["cells_cjk_r"] = _ratio(sum(bool(CJK_RE.search(c)) for c in filled), len(filled))
+        f["first_cell_empty"] = float(not cells[0].strip())
+    pieces = t.split(" ")
+    f["spaces_b"] = min(len(pieces) - 1, 6) / 6.0
+    f["num_pieces_r"] = _ratio(sum(bool(re.fullmatch(r"[-\d.,%]+", p)) for p in pieces), len(pieces))
+    f["amount_pieces"] = min(sum(bool(AMOUNT_RE.match(p)) for p in pieces + cells), 8) / 8.0
+    for name, rx in (("is_code", CODE_RE), ("is_amount", AMOUNT_RE), ("is_int", INT_RE)):
+        f[name] = float(bool(rx.match(compact)))
+    if CODE_RE.match(compact):
+        f[f"code_len={len(compact)}"] = 1.0
+    f["is_zero"] = float(compact in {"0", "0.00", "-", "—", "0.0"})
+    f["has_pct"] = float(bool(PCT_RE.search(t)))
+    f["has_cmp"] = float(bool(COMPARISON_RE.search(t)))
+    f["code_then_text"] = float(bool(CODE_THEN_TEXT_RE.match(t)))
+    f["enum_cn"] = float(bool(ENUM_CN_RE.match(t)))
+    f["enum_paren"] = float(bool(ENUM_PAREN_RE.match(t)))
+    f["enum_num"] = float(bool(ENUM_NUM_RE.match(t)))
+    f["part"] = float(bool(PART_RE.match(t)))
+    f["page_no"] = float(bool(PAGE_NO_RE.match(t)) and not CODE_RE.match(compact))
+    f["ends_colon"] = float(t.endswith((":", "：")))
+    f["ends_period"] = float(t.endswith(("。", "；", ";")))
+    f["ends_biao"] = float(compact.endswith("表"))
+    f["has_period"] = float("。" in t)
+    f["has_comma"] = float("，" in t or "," in re.sub(r"\d,\d", "", t))
+    f["starts_zhu"] = float(compact.startswith(("注", "备注", "说明")))
+    f["unit_line"] = float(bool(re.search(r"单位\s*[:：]\s*(万元|元|千元|亿元)", t)))
+    f["has_year"] = float(bool(re.search(r"(19|20)\d\d\s*年", t)))
+    f["wanyuan_fact"] = float(bool(re.search(r"\d\s*(万元|元)", t)))
+    for kw in KEYWORDS:
+        if kw in compact:
+            f["kw=" + kw] = 1.0
+    return f
+
+
+def text_features(text: str, with_ngrams: bool = True) -> Features:
+    f = shape_features(text)
+    for w in word_tokens(text):
+        if w.strip():
+            f["w=" + w] = 1.0
+    if with_ngrams:
+        for g in char_ngrams(text):
+            f["c=" + g] = 1.0
+    return f
+
+
+# ------------------------------------------------------------------ layout
+
+@dataclass
+class PageGeometry:
+    """Page-level references for relative layout features."""
+
+    width: float
+    height: float
+    median_size: float
+    median_height: float
+
+    @classmethod
+    def of(cls, page: Page) -> "PageGeometry":
+        boxes = [ln.bbox for ln in page.lines if ln.bbox]
+        sizes = [ln.size for ln in page.lines if ln.size]
+        heights = [b[3] - b[1] for b in boxes if b[3] > b[1]]
+        width = page.width or (max(b[2] for b in boxes) if boxes else 1.0)
+        height = page.height or (max(b[3] for b in boxes) if boxes else 1.0)
+        return cls(width=max(width, 1.0), height=max(height, 1.0),
+                   median_size=statistics.median(sizes) if sizes else 10.0,
+                   median_height=statistics.median(heights) if heights else 10.0)
+
+
+def has_layout(page: Page) -> bool:
+    return any(ln.bbox for ln in page.lines)
+
+
+def reading_order(page: Page) -> list[int]:
+    """Indices of the page's lines top to bottom, left to right (PDF); file order for text."""
+    if not has_layout(page):
+        return sorted(range(len(page.lines)), key=lambda i: (page.lines[i].line_no or 0, i))
+    geo = PageGeometry.of(page)
+    band = max(geo.median_height * 0.5, 1.0)
+
+    def key(i: int) -> tuple[float, float]:
+        b = page.lines[i].bbox or (0.0, 0.0, 0.0, 0.0)
+        return (round(((b[1] + b[3]) / 2) / band), b[0])
+
+    return sorted(range(len(page.lines)), key=key)
+
+
+def row_mates(page: Page) -> list[list[int]]:
+    """For each line, the other lines whose vertical centre lies within its height (same visual row)."""
+    out: list[list[int]] = [[] for _ in page.lines]
+    boxes = [(i, ln.bbox) for i, ln in enumerate(page.lines) if ln.bbox]
+    boxes.sort(key=lambda t: t[1][1])
+    for a in range(len(boxes)):
+        i, bi = boxes[a]
+        ci = (bi[1] + bi[3]) / 2
+        for b in range(a + 1, len(boxes)):
+            j, bj = boxes[b]
+            if bj[1] > bi[3]:
+                break
+            cj = (bj[1] + bj[3]) / 2
+            if bi[1] <= cj <= bi[3] or bj[1] <= ci <= bj[3]:
+                out[i].append(j)
+                out[j].append(i)
+    return out
+
+
+def layout_features(page: Page, geo: PageGeometry, i: int, order_pos: dict[int, int], order: list[int],
+                    mates: list[list[int]], x0_counts: Counter) -> Features:
+    ln = page.lines[i]
+    if not ln.bbox:
+        f: Features = {"no_layout": 1.0}
+        if ln.line_no is not None:
+            pos = order_pos[i]
+            prev_no = page.lines[order[pos - 1]].line_no if pos > 0 else None
+            gap = (ln.line_no - prev_no - 1) if prev_no is not None else 0
+            f[f"blank_before={min(max(gap, 0), 2)}"] = 1.0
+        return f
+    x0, y0, x1, y1 = ln.bbox
+    W, H = geo.width, geo.height
+    f = {
+        "x0": x0 / W, "x1": x1 / W, "xc": (x0 + x1) / 2 / W, "y": (y0 + y1) / 2 / H, "w": (x1 - x0) / W,
+        "h_rel": min((y1 - y0) / geo.median_height, 4.0) / 4.0,
+        "size_rel": min((ln.size or geo.median_size) / geo.median_size, 3.0) / 3.0,
+        "bold": float(ln.bold),
+        "landscape": float(W > H),
+    }
+    rel = (ln.size or geo.median_size) / geo.median_size
+    f[f"size_b={_bucket(rel, (0.85, 0.97, 1.05, 1.25, 1.6))}"] = 1.0
+    f[f"y_b={_bucket((y0 + y1) / 2 / H, (0.06, 0.12, 0.25, 0.5, 0.75, 0.9, 0.95))}"] = 1.0
+    f[f"x0_b={_bucket(x0 / W, (0.08, 0.15, 0.3, 0.5, 0.7))}"] = 1.0
+    f[f"w_b={_bucket((x1 - x0) / W, (0.03, 0.08, 0.15, 0.3, 0.5, 0.7))}"] = 1.0
+    f["centered"] = float(abs((x0 + x1) / 2 - W / 2) < 0.04 * W and (x1 - x0) < 0.8 * W)
+    pos = order_pos[i]
+    for name, j in (("gap_prev", order[pos - 1] if pos > 0 else None),
+                    ("gap_next", order[pos + 1] if pos + 1 < len(order) else None)):
+        other = page.lines[j].bbox if j is not None else None
+        if other is None:
+            f[name + "_none"] = 1.0
+            continue
+        gap = (y0 - other[3]) if name == "gap_prev" else (other[1] - y1)
+        g = gap / geo.median_height
+        f[f"{name}_b={_bucket(g, (-0.5, 0.3, 0.8, 1.5, 3.0))}"] = 1.0
+    f["x0_aligned"] = min(x0_counts[round(x0 / 3)] / max(len(page.lines), 1) * 5, 1.0)
+    row = mates[i]
+    f[f"row_n_b={_bucket(len(row), (1, 2, 3, 5, 8))}"] = 1.0
+    if row:
+        texts = [normalize(page.lines[j].text).replace(" ", "") for j in row]
+        f["row_amount_r"] = _ratio(sum(bool(AMOUNT_RE.match(t)) for t in texts), len(texts))
+        f["row_code"] = float(any(CODE_RE.match(t) for t in texts))
+        f["row_cjk_r"] = _ratio(sum(bool(CJK_RE.search(t)) for t in texts), len(texts))
+        lefts = [page.lines[j].bbox[0] for j in row]  # type: ignore[index]
+        f["row_leftmost"] = float(x0 <= min(lefts))
+        f["row_rightmost"] = float(x0 >= max(lefts))
+    return f
+
+
+# ------------------------------------------------------------------ document context
+
+def repetition_counts(pages: Sequence[Page]) -> Counter:
+    """How many pages (text: how many times in the file) each repetition key occurs."""
+    counts: Counter = Counter()
+    multi_page = len(pages) > 1
+    for page in pages:
+        keys = [repetition_key(ln.text) for ln in page.lines]
+        counts.update(set(keys) if multi_page else keys)
+    return counts
+
+
+def repetition_features(text: str, counts: Counter, n_pages: int) -> Features:
+    c = counts.get(repetition_key(text), 1)
+    f: Features = {f"rep_b={_bucket(c, (2, 3, 5, 10))}": 1.0}
+    if n_pages > 2:
+        f["rep_share"] = min(c / n_pages, 1.0)
+    return f
+
+
+# ------------------------------------------------------------------ putting it together
+
+NEIGHBOUR_KEYS = ("p1", "n1", "p2", "n2")
+
+
+def _prefixed(prefix: str, f: Features, keep_words: bool) -> Features:
+    out: Features = {}
+    for k, v in f.items():
+        if k.startswith("c="):
+            continue
+        if k.startswith("w=") and not keep_words:
+            continue
+        out[f"{prefix}:{k}"] = v
+    return out
+
+
+def page_line_features(page: Page, counts: Counter, n_pages: int) -> list[Features]:
+    """Features of every line of one page, neighbours included (in reading order)."""
+    if not page.lines:
+        return []
+    geo = PageGeometry.of(page)
+    order = reading_order(page)
+    order_pos = {i: p for p, i in enumerate(order)}
+    mates = row_mates(page) if has_layout(page) else [[] for _ in page.lines]
+    x0_counts = Counter(round(ln.bbox[0] / 3) for ln in page.lines if ln.bbox)
+    own = [text_features(ln.text) for ln in page.lines]
+    base: list[Features] = []
+    for i, ln in enumerate(page.lines):
+        f = dict(own[i])
+        f.update(layout_features(page, geo, i, order_pos, order, mates, x0_counts))
+        f.update(repetition_features(ln.text, counts, n_pages))
+        f["bias"] = 1.0
+        base.append(f)
+    out: list[Features] = []
+    for i in range(len(page.lines)):
+        pos = order_pos[i]
+        f = dict(base[i])
+        for name, step in (("p1", -1), ("n1", 1), ("p2", -2), ("n2", 2)):
+            q = pos + step
+            if 0 <= q < len(order):
+                f.update(_prefixed(name, base[order[q]], keep_words=abs(step) == 1))
+            else:
+                f[f"{name}:none"] = 1.0
+        out.append(f)
+    return out
+
+
+def document_line_features(pages: Sequence[Page]) -> list[list[Features]]:
+    counts = repetition_counts(pages)
+    return [page_line_features(p, counts, len(pages)) for p in pages]
+
+
+def iter_flat(nested: Iterable[Iterable[Features]]) -> list[Features]:
+    return [f for group in nested for f in group]
+
+
+def line_position(line: Line) -> Optional[float]:
+    return line.bbox[0] if line.bbox else None
