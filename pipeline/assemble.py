@@ -180,7 +180,7 @@ def pdf_header_texts(header_lines: list[Line], bands: list[tuple[float, float]])
         groups: list[list[Line]] = []
         for ln in hits:
             h = ln.bbox[3] - ln.bbox[1]
-            if groups and -0.3 * h <= ln.bbox[1] - groups[-1][-1].bbox[3] < 0.6 * h and _same_span(groups[-1][-1], ln):
+            if groups and -0.3 * h <= ln.bbox[1] - groups[-1][-1].bbox[3] < 0.2 * h and _same_span(groups[-1][-1], ln):
                 groups[-1].append(ln)
             else:
                 groups.append([ln])
@@ -196,11 +196,18 @@ def pdf_header_texts(header_lines: list[Line], bands: list[tuple[float, float]])
 
 def _needs_parent(leaf: str) -> bool:
     t = re.sub(r"\s+", "", leaf)
-    return t in {"小计", "合计"} or t.startswith("其中")
+    return t == "小计" or t.startswith("其中")
+
+
+GROUP_HEADERS = ("本年收入", "本年拨款", "基本支出", "项目支出", "事业收入", "一般公共预算", "上年结转", "结转结余",
+                 "资金来源", "公务用车", "三公")
 
 
 def _parent_above(leaf: Line, header_lines: list[Line], bands: list[tuple[float, float]]) -> Optional[str]:
-    """A centred parent header sits above its first child (小计) and to its right."""
+    """The parent of a 小计 / 其中 column: a header above it, near it, to its right or over it.
+
+    Geometry alone cannot tell a centred parent from a neighbouring one (ruling is not read), so
+    the known group headers (基本支出, 本年收入 …) come first, then the nearest line above."""
     width = (bands[-1][1] - bands[0][0]) / max(len(bands), 1)
     lcx = (leaf.bbox[0] + leaf.bbox[2]) / 2
     best, best_key = None, None
@@ -210,7 +217,9 @@ def _parent_above(leaf: Line, header_lines: list[Line], bands: list[tuple[float,
         cx = (ln.bbox[0] + ln.bbox[2]) / 2
         if not (lcx - 1.5 * width <= cx <= lcx + 3.5 * width):
             continue
-        key = (round(leaf.bbox[1] - ln.bbox[3]), abs(cx - lcx))
+        text = re.sub(r"\s+", "", ln.text)
+        known = any(g in text for g in GROUP_HEADERS)
+        key = (not known, round((leaf.bbox[1] - ln.bbox[3]) / 4), abs(cx - lcx))
         if best_key is None or key < best_key:
             best, best_key = ln.text.strip(), key
     return best
