@@ -175,23 +175,61 @@ def pdf_header_texts(header_lines: list[Line], bands: list[tuple[float, float]])
         for i in covered:
             per_band[i].append(ln)
     out = []
-    for hits in per_band:
-        hits.sort(key=lambda ln: (ln.bbox[1], ln.bbox[0]))
-        groups: list[list[Line]] = []
-        for ln in hits:
-            h = ln.bbox[3] - ln.bbox[1]
-            if groups and -0.3 * h <= ln.bbox[1] - groups[-1][-1].bbox[3] < 0.2 * h and _same_span(groups[-1][-1], ln):
-                groups[-1].append(ln)
-            else:
-                groups.append([ln])
-        texts = [join_fragments([g.text for g in grp]) for grp in groups]
-        leaf = texts[-1] if texts else ""
-        if len(texts) == 1 and groups and _needs_parent(leaf):
-            parent = _parent_above(groups[-1][0], header_lines, bands)
+    for (a, b), hits in zip(bands, per_band):
+        groups = _stacked_groups(hits)
+        if not groups:
+            out.append(("", ""))
+            continue
+        boxes = [(min(l.bbox[0] for l in g), min(l.bbox[1] for l in g), max(l.bbox[2] for l in g)) for g in groups]
+        lowest = max(y0 for _, y0, _ in boxes)
+        h = max(hits[0].bbox[3] - hits[0].bbox[1], 1.0)
+        level = [i for i, (_, y0, _) in enumerate(boxes) if y0 >= lowest - 0.3 * h]
+        # several header cells over one body column: the one it lines up with (a blank column's
+        # header sits next to it)
+        leaf_i = max(level, key=lambda i: (min(b, boxes[i][2]) - max(a, boxes[i][0]),
+                                           -abs((boxes[i][0] + boxes[i][2]) / 2 - (a + b) / 2)))
+        texts = [join_fragments([l.text for l in g]) for i, g in enumerate(groups) if i == leaf_i or i not in level]
+        leaf = join_fragments([l.text for l in groups[leaf_i]])
+        if len(texts) == 1 and _needs_parent(leaf):
+            parent = _parent_above(groups[leaf_i][0], header_lines, bands)
             if parent:
                 texts.insert(0, parent)
         out.append((leaf, " ".join(dict.fromkeys(texts))))
     return out
+
+
+def _stacked_groups(lines: list[Line]) -> list[list[Line]]:
+    """Lines of one wrapped cell (stacked, touching, centred on each other) grouped together."""
+    groups: list[list[Line]] = []
+    for ln in sorted(lines, key=lambda ln: (ln.bbox[1], ln.bbox[0])):
+        h = ln.bbox[3] - ln.bbox[1]
+        for grp in reversed(groups):
+            last = grp[-1]
+            if -0.3 * h <= ln.bbox[1] - last.bbox[3] < 0.2 * h and _same_span(last, ln):
+                grp.append(ln)
+                break
+        else:
+            groups.append([ln])
+    return groups
+
+
+def add_header_columns(bands: list[tuple[float, float]], header_lines: list[Line]) -> list[tuple[float, float]]:
+    """Columns printed blank in every body row still have a header: add the lowest header cells
+    that sit clear of every body column as columns of their own."""
+    lines = [ln for ln in header_lines if ln.bbox and not ln.text.strip().startswith("栏次") and not ln.text.strip().isdigit()]
+    groups = _stacked_groups(lines)
+    boxes = [(min(l.bbox[0] for l in g), min(l.bbox[1] for l in g), max(l.bbox[2] for l in g), max(l.bbox[3] for l in g))
+             for g in groups]
+    added = list(bands)
+    for i, (x0, y0, x1, y1) in enumerate(boxes):
+        has_below = any(j != i and b[1] >= y1 - 1 and b[0] < x1 and b[2] > x0 for j, b in enumerate(boxes))
+        left = max((b for a, b in bands if b <= x0), default=None)
+        right = min((a for a, b in bands if a >= x1), default=None)
+        clear = all(x1 < a - 4 or x0 > b + 4 for a, b in added) and left is not None and right is not None \
+            and right - left > 1.6 * (x1 - x0)
+        if not has_below and clear:
+            added.append((x0, x1))
+    return sorted(added)
 
 
 def _needs_parent(leaf: str) -> bool:
@@ -519,8 +557,9 @@ def _pdf_rows_columns(region: TableRegion, kind: str) -> tuple[list[Row], list[C
     first_headers = region.header_lines
     specs_by_signature: list[ColumnSpec] = []
     for page, body in sorted(by_page.items()):
+        page_headers = [ln for ln in region.header_lines if ln.page == page]
+        headers = page_headers or first_headers
         bands = pdf_columns(body)
-        headers = [ln for ln in region.header_lines if ln.page == page] or first_headers
         heads = pdf_header_texts(headers, bands)
         frags = [_fragments_of(ln, band_of(ln.bbox, bands)) for ln in body]
         anchor = _anchor_column(heads, frags, indicator=kind in INDICATOR_KINDS)
