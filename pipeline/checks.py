@@ -18,7 +18,10 @@ import re
 import unicodedata
 from collections import defaultdict
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Optional
+from typing import TYPE_CHECKING, Any, Iterable, Optional
+
+if TYPE_CHECKING:
+    from pipeline.model import Record
 
 DEFAULT_TOLERANCE = 0.011
 
@@ -564,6 +567,16 @@ def results_by_record(results: Iterable[CheckResult]) -> dict[str, list[CheckRes
         for rid in res.record_ids:
             out[rid].append(res)
     return dict(out)
+
+
+def attach_to_records(records: Iterable["Record"], results: Iterable[CheckResult]) -> None:
+    """Append each result to the pipeline Records it names (Record.checks); confidence is the caller's."""
+    from pipeline.model import Check
+
+    named = results_by_record(results)
+    for record in records:
+        for res in named.get(record.record_id, []):
+            record.checks.append(Check(res.name, res.ok, res.detail))
 
 
 def failed_checks(results: Iterable[CheckResult]) -> set[tuple[str, Optional[str]]]:

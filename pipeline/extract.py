@@ -31,7 +31,7 @@ import pymupdf
 
 from pipeline import config
 from pipeline.model import Document, ErrorInfo, Line, Page
-from pipeline.pdf_lines import page_lines
+from pipeline.pdf_lines import normalize_text, page_lines
 
 EMPTY_FILE = "empty_file"
 CORRUPT_FILE = "corrupt_file"
@@ -169,7 +169,9 @@ def _judge_content(doc: Document, max_pages: int) -> None:
 
 
 def _mentions_budget(doc: Document) -> bool:
-    return any(word in line.text for line in doc.iter_lines() for word in BUDGET_VOCABULARY)
+    # NFKC first: some PDFs map 支/收 to Kangxi-radical or compatibility code points
+    text = normalize_text(" ".join(line.text for line in doc.iter_lines()))
+    return any(word in text for word in BUDGET_VOCABULARY)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -71,7 +71,7 @@ _CJK = r"\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
 CJK_RE = re.compile(f"[{_CJK}]")
 # A token: a number (digits with dots/commas, optional sign/percent), a CJK run, a latin run,
 # or a single other visible character.
-TOKEN_RE = re.compile(rf"[-+]?\d[\d,.]*%?|[{_CJK}]+|[A-Za-z]+|\S")
+TOKEN_RE = re.compile(rf"[-+]?\d[\d,.]*|[{_CJK}]+|[A-Za-z]+|\S")
 
 
 def word_tokens(text: str) -> list[str]:

@@ -15,6 +15,7 @@
 from __future__ import annotations
 
 import json
+import math
 import multiprocessing
 import os
 import signal
@@ -65,7 +66,6 @@ class FileTimeout(BaseException):
 
 @dataclass(frozen=True)
 class Job:
-    index: int
     path: Path
     doc_id: str
 
@@ -228,20 +228,20 @@ def extract_one(job: Job, processor: DocumentProcessor, timeout_s: Optional[floa
     try:
         with time_limit(timeout_s):
             doc = load_document(job.path)
-            _stamp_model(doc, processor)
+            doc.model_name, doc.model_version = model_of(processor)
             if doc.status != "failed":
                 doc = _process_safely(doc, processor)
             contract = doc.to_contract()
     except FileTimeout:
-        return timeout_contract(job, timeout_s)
+        return timeout_contract(job, timeout_s, model_of(processor))
     except Exception as exc:  # to_contract on a mangled Document: still one line for the file
-        return _internal_error(job, exc).to_contract()
+        return _failed(job, INTERNAL_ERROR, _describe_exception(exc), model_of(processor)).to_contract()
     problems = validate_contract(contract)
     if problems:
         shown = "; ".join(problems[:3]) + (" …" if len(problems) > 3 else "")
         message = (f"the extracted output broke the contract ({len(problems)} problem(s): {shown}); "
                    "this is a bug in budgetdoc: please report it with the file")
-        return _failed(job, INTERNAL_ERROR, message, processor).to_contract()
+        return _failed(job, INTERNAL_ERROR, message, model_of(processor)).to_contract()
     return contract
 
 
@@ -249,15 +249,17 @@ def _process_safely(doc: Document, processor: DocumentProcessor) -> Document:
     try:
         return processor.process(doc)
     except Exception as exc:
+        # a half-processed Document may be inconsistent: keep only what loading established
         failed = Document(doc_id=doc.doc_id, source=doc.source, format=doc.format, page_count=doc.page_count,
-                          model_name=doc.model_name, model_version=doc.model_version)
+                          errors=list(doc.errors), model_name=doc.model_name, model_version=doc.model_version)
         return failed.fail(INTERNAL_ERROR, _describe_exception(exc))
 
 
-def _stamp_model(doc: Document, processor: DocumentProcessor) -> None:
-    """Documents that never reach the Processor carry its model name and version too."""
-    doc.model_name = str(getattr(processor, "name", doc.model_name))
-    doc.model_version = str(getattr(processor, "version", doc.model_version))
+def model_of(processor: DocumentProcessor) -> tuple[str, str]:
+    """(name, version) of the Processor's models: documents it never processes carry them too."""
+    default = Document(doc_id="", source="", format="txt")
+    return (str(getattr(processor, "name", default.model_name)),
+            str(getattr(processor, "version", default.model_version)))
 
 
 def _describe_exception(exc: BaseException) -> str:
@@ -267,20 +269,15 @@ def _describe_exception(exc: BaseException) -> str:
             "please report it with the file")
 
 
-def _internal_error(job: Job, exc: BaseException) -> Document:
-    return failed_document(job.path, job.doc_id, INTERNAL_ERROR, _describe_exception(exc))
-
-
-def _failed(job: Job, code: str, message: str, processor: Optional[DocumentProcessor] = None) -> Document:
+def _failed(job: Job, code: str, message: str, model: tuple[str, str]) -> Document:
     doc = failed_document(job.path, job.doc_id, code, message)
-    if processor is not None:
-        _stamp_model(doc, processor)
+    doc.model_name, doc.model_version = model
     return doc
 
 
-def timeout_contract(job: Job, timeout_s: Optional[float]) -> dict[str, Any]:
-    return _failed(job, TIMEOUT, f"extraction took longer than the limit of {timeout_s:g} s and was "
-                   "stopped; retry with a larger --timeout or split the file").to_contract()
+def timeout_contract(job: Job, timeout_s: Optional[float], model: tuple[str, str]) -> dict[str, Any]:
+    return _failed(job, TIMEOUT, f"extraction took longer than the limit of {timeout_s or 0:g} s and was "
+                   "stopped; retry with a larger --timeout or split the file", model).to_contract()
 
 
 @contextmanager
@@ -321,7 +318,7 @@ def _worker_main(conn: Connection, factory: ProcessorFactory, model_dir: Path, t
     except BaseException:
         conn.send(("init_error", traceback.format_exc()))
         return
-    conn.send(("ready", None))
+    conn.send(("ready", model_of(processor)))
     while True:
         try:
             job = conn.recv()
@@ -349,8 +346,11 @@ class WorkerPool:
         self._factory = factory
         self._model_dir = model_dir
         self._timeout_s = timeout_s
-        self._hard_limit_s = timeout_s + min(_MAX_GRACE_S, max(1.0, 0.2 * timeout_s))
-        self._slots = [self._start() for _ in range(workers)]
+        self._hard_limit_s = (timeout_s + min(_MAX_GRACE_S, max(1.0, 0.2 * timeout_s))
+                              if timeout_s and timeout_s > 0 else math.inf)
+        self._queue: deque[Job] = deque()
+        self._model = model_of(object())  # replaced by the workers' own on "ready"
+        self._slots: list[Optional[_Slot]] = [self._start() for _ in range(workers)]
 
     def _start(self) -> _Slot:
         parent_end, child_end = self._context.Pipe()
@@ -366,18 +366,29 @@ class WorkerPool:
             slot.process.kill()
         slot.process.join(timeout=5)
         slot.conn.close()
-        self._slots[index] = self._start()
+        self._slots[index] = self._start() if self._queue else None  # no work left: no new worker
 
     def run(self, jobs: list[Job]) -> Iterator[dict[str, Any]]:
-        queue = deque(jobs)
-        while queue or any(slot.job for slot in self._slots):
-            for slot in self._slots:
-                if slot.ready and slot.job is None and queue:
-                    slot.job, slot.started = queue.popleft(), time.monotonic()
-                    slot.conn.send(slot.job)
-            wait([s.conn for s in self._slots] + [s.process.sentinel for s in self._slots], timeout=0.25)
-            for index in range(len(self._slots)):
-                yield from self._collect(index)
+        self._queue.extend(jobs)
+        while self._queue or any(slot.job for slot in self._live()):
+            for slot in self._live():
+                if slot.ready and slot.job is None and self._queue:
+                    self._assign(slot, self._queue.popleft())
+            wait([s.conn for s in self._live()] + [s.process.sentinel for s in self._live()], timeout=0.25)
+            for index, slot in enumerate(self._slots):
+                if slot is not None:
+                    yield from self._collect(index)
+
+    def _assign(self, slot: _Slot, job: Job) -> None:
+        try:
+            slot.conn.send(job)
+        except OSError:  # the worker died while idle: the job waits for its replacement
+            self._queue.appendleft(job)
+            return
+        slot.job, slot.started = job, time.monotonic()
+
+    def _live(self) -> list[_Slot]:
+        return [slot for slot in self._slots if slot is not None]
 
     def _collect(self, index: int) -> Iterator[dict[str, Any]]:
         slot = self._slots[index]
@@ -386,6 +397,7 @@ class WorkerPool:
             raise ExtractError(f"a worker could not load the models from {self._model_dir}:\n{payload}")
         if kind == "ready":
             slot.ready = True
+            self._model = payload
         elif kind == "done":
             if slot.job is not None:
                 slot.job = None
@@ -397,10 +409,10 @@ class WorkerPool:
             if slot.job is not None:
                 yield _failed(slot.job, INTERNAL_ERROR, "the worker process died while extracting this file "
                               f"(exit code {slot.process.exitcode}); this is a bug in budgetdoc or the PDF "
-                              "library: please report it with the file").to_contract()
+                              "library: please report it with the file", self._model).to_contract()
             self._replace(index)
         elif slot.job is not None and time.monotonic() - slot.started > self._hard_limit_s:
-            yield timeout_contract(slot.job, self._timeout_s)
+            yield timeout_contract(slot.job, self._timeout_s, self._model)
             self._replace(index)
 
     @staticmethod
@@ -415,13 +427,13 @@ class WorkerPool:
             return "died", None
 
     def close(self) -> None:
-        for slot in self._slots:
+        for slot in self._live():
             try:
                 slot.conn.send(None)
             except (BrokenPipeError, OSError):
                 pass
         deadline = time.monotonic() + 5
-        for slot in self._slots:
+        for slot in self._live():
             slot.process.join(timeout=max(0.0, deadline - time.monotonic()))
             if slot.process.is_alive():
                 slot.process.kill()
@@ -446,7 +458,7 @@ def plan_jobs(sources: list[Path], done: set[str], force: bool, summary: RunSumm
             summary.skipped += 1
         else:
             planned.add(doc_id)
-            jobs.append(Job(index=len(jobs), path=path, doc_id=doc_id))
+            jobs.append(Job(path=path, doc_id=doc_id))
     return jobs
 
 

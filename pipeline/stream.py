@@ -14,7 +14,7 @@ from typing import Optional
 from pipeline import header_rules as hr
 from pipeline.layout import Cell, Fragment, Row, join_fragments, parse_amount
 from pipeline.model import Line
-from pipeline.stream_solver import candidates, settle
+from pipeline.stream_solver import TOTAL_ROW, candidates, settle
 
 HEADER_PHRASES = sorted([
     "合计", "总计", "小计", "本年收入", "本年支出", "上年结转", "年初结转", "财政拨款收入", "财政专户收入",
@@ -114,7 +114,8 @@ def stream_table(header_lines: list[Line], body: list[Line], kind: str = "other"
                  two_sided: bool = False) -> tuple[list[Row], list["ColumnSpec"]]:
     from pipeline.assemble import ColumnSpec
 
-    heads = value_columns(header_lines)
+    first_body = min((ln.line_no or 0) for ln in body) if body else 0
+    heads = value_columns([ln for ln in header_lines if (ln.line_no or 0) < first_body] or header_lines)
     specs = [ColumnSpec(index=0, leaf="序号", full="序号", role=hr.ROLE_ROW_NO),
              ColumnSpec(index=1, leaf="科目编码", full="科目编码", role=hr.ROLE_CODE),
              ColumnSpec(index=2, leaf="科目名称", full="科目名称", role=hr.ROLE_NAME)]
@@ -145,6 +146,8 @@ def stream_table(header_lines: list[Line], body: list[Line], kind: str = "other"
         opts = candidates([a for a in amounts if a is not None], keys, kind)
         options.append(opts)
         code = re.sub(r"\D", "", "".join(f.text for f in code_frags)) or None
+        if code is None and re.sub(r"\s", "", join_fragments([f.text for f in name_frags])) in {"合计", "总计"}:
+            code = TOTAL_ROW
         codes.append(code)
         row.amount_frags = amount_frags  # type: ignore[attr-defined]
         rows.append(row)

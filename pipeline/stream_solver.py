@@ -14,6 +14,7 @@ from typing import Optional
 from pipeline.checks import run_checks
 
 MAX_CANDIDATES = 64
+TOTAL_ROW = "T"  # the 合计 row: parent of the 类 rows
 MAX_GROUP_PRODUCT = 4096
 
 
@@ -46,6 +47,8 @@ def candidates(amounts: list[float], keys: list[str], kind: str) -> list[tuple[f
 
 def _children(codes: list[Optional[str]], parent_idx: int) -> list[int]:
     parent = codes[parent_idx]
+    if parent == TOTAL_ROW:
+        return [i for i, c in enumerate(codes) if c and len(c) == 3]
     if not parent:
         return []
     want = {3: 5, 5: 7}.get(len(parent))
@@ -55,31 +58,39 @@ def _children(codes: list[Optional[str]], parent_idx: int) -> list[int]:
 def settle(codes: list[Optional[str]], options: list[list[tuple[float, dict[str, float]]]]) -> list[dict[str, float]]:
     """Choose one placement per row: best own score, then parent = Σ children where it decides."""
     chosen = [opts[0][1] if opts else {} for opts in options]
-    for p in range(len(codes)):
+    fixed: set[int] = set()
+    # top-down: 类 groups first, so a 款 settled by its 类 stays settled for its own 项
+    for p in sorted(range(len(codes)), key=lambda i: len(codes[i] or "9" * 9)):
         kids = _children(codes, p)
         if not kids:
             continue
         group = [p] + kids
-        ambiguous = [i for i in group if len(options[i]) > 1 and options[i][0][0] - options[i][1][0] < 5.0]
+        ambiguous = [i for i in group if i not in fixed and len(options[i]) > 1
+                     and options[i][0][0] - options[i][1][0] < 5.0]
         if not ambiguous:
             continue
         pools = [[o for o in options[i] if o[0] >= options[i][0][0] - 5.0][:8] if i in ambiguous else [(0.0, chosen[i])]
                  for i in group]
+        picks = [0] * len(group)
+
+        def cost(picks: list[int]) -> float:
+            combo = [pools[k][picks[k]] for k in range(len(group))]
+            parent_vals = combo[0][1]
+            c = -sum(sc for sc, _ in combo) * 0.01
+            for key in set(parent_vals) | {k for _, v in combo[1:] for k in v}:
+                c += abs(parent_vals.get(key, 0.0) - sum(v.get(key, 0.0) for _, v in combo[1:]))
+            return c
+
         total = 1
         for pool in pools:
             total *= len(pool)
-        if total > MAX_GROUP_PRODUCT:
-            continue
-        best, best_cost = None, float("inf")
-        for combo in product(*pools):
-            parent_vals = combo[0][1]
-            cost = -sum(s for s, _ in combo) * 0.01
-            keys = set(parent_vals) | {k for _, v in combo[1:] for k in v}
-            for key in keys:
-                cost += abs(parent_vals.get(key, 0.0) - sum(v.get(key, 0.0) for _, v in combo[1:]))
-            if cost < best_cost:
-                best, best_cost = combo, cost
-        if best is not None:
-            for i, (_, vals) in zip(group, best):
-                chosen[i] = vals
+        if total <= MAX_GROUP_PRODUCT:
+            picks = list(min(product(*[range(len(pool)) for pool in pools]), key=lambda pk: cost(list(pk))))
+        else:  # coordinate descent: one row at a time, a few sweeps
+            for _ in range(4):
+                for k in range(len(group)):
+                    picks[k] = min(range(len(pools[k])), key=lambda o: cost(picks[:k] + [o] + picks[k + 1:]))
+        for i, k in zip(group, range(len(group))):
+            chosen[i] = pools[k][picks[k]][1]
+        fixed.update(group)
     return chosen

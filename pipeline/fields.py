@@ -1,0 +1,223 @@
+"""Field tagger: character spans of a line -> FIELD_LABELS (subject_code, amount, level3, ...).
+
+Each line is cut into tokens with character offsets (tab-separated cells, then numbers, CJK
+words from jieba, latin runs and single punctuation characters), tagged BIO by a linear-chain
+CRF (sklearn-crfsuite) whose features are the token, its shape, its neighbours, its cell index
+and the line's section label and layout. Spans are maximal B/I runs; a span's probability is
+the smallest marginal probability of its tokens' tags. Amount spans carry no key here: table
+assembly assigns the column key from geometry.
+"""
+from __future__ import annotations
+
+import re
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Optional, Sequence
+
+from pipeline.features import CJK_RE, TOKEN_RE, cjk_words, number_shape
+from pipeline.model import FIELD_LABELS, Document, Line, Span
+
+FIELDS_FILE = "fields.crfsuite"
+
+
+@dataclass(frozen=True)
+class Token:
+    start: int
+    end: int
+    text: str
+    cell: int
+
+
+def tokenize(text: str) -> list[Token]:
+    """Tokens with offsets into `text`; `cell` is the index of the tab-separated cell."""
+    tokens: list[Token] = []
+    offset = 0
+    for cell_index, cell in enumerate(text.split("\t")):
+        for m in TOKEN_RE.finditer(cell):
+            tok = m.group()
+            start = offset + m.start()
+            if CJK_RE.match(tok):
+                pos = start
+                for word in cjk_words(tok):
+                    tokens.append(Token(pos, pos + len(word), word, cell_index))
+                    pos += len(word)
+            else:
+                tokens.append(Token(start, start + len(tok), tok, cell_index))
+        offset += len(cell) + 1
+    return tokens
+
+
+# ------------------------------------------------------------------ features
+
+def _shape(tok: str) -> str:
+    if tok[0].isdigit() or (tok[0] in "+-" and len(tok) > 1):
+        return number_shape(tok)
+    if CJK_RE.match(tok):
+        return "cjk"
+    if tok.isascii() and tok.isalpha():
+        return "latin"
+    return "punct"
+
+
+def _word(tok: str) -> str:
+    if tok[0].isdigit():
+        return number_shape(tok)
+    return tok if len(tok) <= 6 else tok[:2] + "…" + tok[-2:]
+
+
+def _line_context(line: Line, page_width: float) -> dict[str, float | str]:
+    f: dict[str, float | str] = {"sec": line.label or "none"}
+    n_cells = line.text.count("\t") + 1
+    f["ncells"] = str(min(n_cells, 12))
+    if line.bbox and page_width:
+        f["x0b"] = str(int(line.bbox[0] / page_width * 10))
+    else:
+        f["x0b"] = "text"
+    return f
+
+
+def token_features(tokens: Sequence[Token], line_ctx: dict[str, float | str]) -> list[dict[str, float | str]]:
+    out: list[dict[str, float | str]] = []
+    n = len(tokens)
+    cell_tokens: dict[int, int] = {}
+    for t in tokens:
+        cell_tokens[t.cell] = cell_tokens.get(t.cell, 0) + 1
+    seen_in_cell: dict[int, int] = {}
+    for i, t in enumerate(tokens):
+        k = seen_in_cell.get(t.cell, 0)
+        seen_in_cell[t.cell] = k + 1
+        f: dict[str, float | str] = {
+            "bias": 1.0,
+            "w": _word(t.text),
+            "shape": _shape(t.text),
+            "len": str(min(len(t.text), 8)),
+            "cell": str(min(t.cell, 15)),
+            "cell_first": float(k == 0),
+            "cell_last": float(k == cell_tokens[t.cell] - 1),
+            "cell_alone": float(cell_tokens[t.cell] == 1),
+            "line_first": float(i == 0),
+            "line_last": float(i == n - 1),
+            "digits_only": float(bool(re.fullmatch(r"\d+", t.text))),
+            "has_dot": float("." in t.text),
+        }
+        if t.text[0].isdigit():
+            f["ndigits"] = str(min(len(re.sub(r"\D", "", t.text)), 12))
+        f.update({f"line:{k2}": v for k2, v in line_ctx.items()})
+        f["sec_shape"] = f"{line_ctx['sec']}|{f['shape']}"
+        f["sec_cell"] = f"{line_ctx['sec']}|{f['cell']}"
+        for name, j in (("-1", i - 1), ("+1", i + 1), ("-2", i - 2), ("+2", i + 2)):
+            if 0 <= j < n:
+                f[f"{name}:w"] = _word(tokens[j].text)
+                f[f"{name}:shape"] = _shape(tokens[j].text)
+                f[f"{name}:samecell"] = float(tokens[j].cell == t.cell)
+            else:
+                f[f"{name}:none"] = 1.0
+        out.append(f)
+    return out
+
+
+# ------------------------------------------------------------------ BIO
+
+def bio_tags(tokens: Sequence[Token], spans: Sequence[Span]) -> list[str]:
+    """Gold BIO tags of tokens: a token belongs to the span containing its first character."""
+    tags = ["O"] * len(tokens)
+    for s in spans:
+        if s.label not in FIELD_LABELS:
+            continue
+        first = True
+        for i, t in enumerate(tokens):
+            if s.start <= t.start < s.end:
+                tags[i] = ("B-" if first else "I-") + s.label
+                first = False
+    return tags
+
+
+def spans_from_tags(tokens: Sequence[Token], tags: Sequence[str], probs: Sequence[float]) -> list[Span]:
+    spans: list[Span] = []
+    cur: Optional[list] = None  # [label, start, end, prob]
+    for t, tag, p in zip(tokens, tags, probs):
+        if tag == "O":
+            cur = None
+            continue
+        kind, label = tag.split("-", 1)
+        if kind == "I" and cur is not None and cur[0] == label:
+            cur[2], cur[3] = t.end, min(cur[3], p)
+            spans[-1] = Span(cur[1], cur[2], label, prob=round(cur[3], 4))
+        else:
+            cur = [label, t.start, t.end, p]
+            spans.append(Span(t.start, t.end, label, prob=round(p, 4)))
+    return spans
+
+
+# ------------------------------------------------------------------ model
+
+class FieldTagger:
+    def __init__(self, c1: float = 0.05, c2: float = 0.05, max_iterations: int = 120):
+        self.c1, self.c2, self.max_iterations = c1, c2, max_iterations
+        self.crf = None
+
+    @staticmethod
+    def line_sequences(lines: Sequence[Line], page_width: float = 0.0):
+        for ln in lines:
+            tokens = tokenize(ln.text)
+            if tokens:
+                yield ln, tokens, token_features(tokens, _line_context(ln, page_width))
+
+    def fit(self, docs_pages: Sequence[Sequence["PageLike"]]) -> "FieldTagger":
+        """Train on pages whose lines carry their (gold) section label and spans."""
+        import sklearn_crfsuite
+
+        X, y = [], []
+        for pages in docs_pages:
+            for page in pages:
+                for ln, tokens, feats in self.line_sequences(page.lines, page.width):
+                    X.append(feats)
+                    y.append(bio_tags(tokens, ln.spans))
+        # no model_filename: crfsuite trains into a temporary file that `save` copies
+        self.crf = sklearn_crfsuite.CRF(algorithm="lbfgs", c1=self.c1, c2=self.c2,
+                                        max_iterations=self.max_iterations, all_possible_transitions=True)
+        self.crf.fit(X, y)
+        return self
+
+    def tag_line(self, line: Line, page_width: float = 0.0) -> list[Span]:
+        return self.tag_lines([line], page_width)[0]
+
+    def tag_lines(self, lines: Sequence[Line], page_width: float = 0.0) -> list[list[Span]]:
+        out: list[list[Span]] = [[] for _ in lines]
+        index = {id(ln): k for k, ln in enumerate(lines)}
+        seqs = list(self.line_sequences(lines, page_width))
+        if not seqs:
+            return out
+        feats = [f for _, _, f in seqs]
+        tags = self.crf.predict(feats)
+        marg = self.crf.predict_marginals(feats)
+        for (ln, tokens, _), tg, mg in zip(seqs, tags, marg):
+            probs = [m[t] for m, t in zip(mg, tg)]
+            out[index[id(ln)]] = spans_from_tags(tokens, tg, probs)
+        return out
+
+    def save(self, model_dir: Path) -> Path:
+        target = Path(model_dir) / FIELDS_FILE
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(self.crf.modelfile.name, target)
+        return target
+
+    @classmethod
+    def load(cls, model_dir: Path) -> "FieldTagger":
+        import sklearn_crfsuite
+
+        self = cls()
+        self.crf = sklearn_crfsuite.CRF(model_filename=str(Path(model_dir) / FIELDS_FILE))
+        return self
+
+
+PageLike = object  # a pipeline.model.Page (pages of DocExample); kept loose for typing
+
+
+def tag_fields(doc: Document, model: FieldTagger) -> Document:
+    """Fill Line.spans (with probabilities) of every line of the document."""
+    for page in doc.pages:
+        for ln, spans in zip(page.lines, model.tag_lines(page.lines, page.width)):
+            ln.spans = spans
+    return doc
