@@ -405,6 +405,47 @@ def parse_target(target: Optional[str]) -> Optional[dict]:
     return {"op": op if op else "=", "value": float(m.group(2)), "unit": unit, "text": None}
 
 
+def span_indicator_records(table: Table, lines: list[Line], project: Optional[str],
+                           project_code: Optional[str]) -> list[Record]:
+    """Indicator rows read from the tagger's spans in reading order (no cell structure needed):
+    a new row starts at a 三级指标 once the current row has one; levels 1 and 2 carry down."""
+    records: list[Record] = []
+    level1 = level2 = None
+    current: dict[str, list[str]] = {}
+    current_lines: list[Line] = []
+
+    def flush() -> None:
+        nonlocal current, current_lines
+        if current.get("level3") or current.get("target"):
+            fields = {k: join_fragments(v) for k, v in current.items()}
+            fields.setdefault("level1", level1)
+            fields.setdefault("level2", level2)
+            frags = [Fragment(text=ln.text, line=ln, label_prob=ln.label_prob) for ln in current_lines]
+            records.append(_indicator_record(table, Row(cells={0: Cell(col=0, frags=frags)}), str(len(records)),
+                                             fields, project, project_code))
+        current, current_lines = {}, []
+
+    for ln in lines:
+        for sp in sorted(ln.spans, key=lambda sp: sp.start):
+            text = ln.text[sp.start:sp.end].strip()
+            if sp.label == "level1":
+                flush()
+                level1, level2 = text, None
+            elif sp.label == "level2":
+                flush()
+                level2 = text
+            elif sp.label in ("level3", "description", "target", "basis", "weight", "score"):
+                if sp.label == "level3" and "level3" in current and (current.get("target") or current.get("description")):
+                    flush()
+                current.setdefault(sp.label, []).append(text)
+                if ln not in current_lines:
+                    current_lines.append(ln)
+    flush()
+    for rec in records:
+        rec.fields["level1"] = rec.fields["level1"]
+    return records
+
+
 def _cells_by_tagged_role(row: Row) -> dict[str, str]:
     out: dict[str, str] = {}
     for col in sorted(row.cells):
@@ -600,8 +641,10 @@ def _remap_columns(heads: list[tuple[str, str]], specs: list[ColumnSpec]) -> dic
 
 def _stream_rows_columns(region: TableRegion, kind: str) -> tuple[list[Row], list[ColumnSpec]]:
     """Fragment stream (one cell piece per line, no positions): see pipeline.stream."""
-    from pipeline.stream import stream_table
+    from pipeline.stream import stream_table, stream_two_sided
 
+    if kind in TWO_SIDED_KINDS:
+        return stream_two_sided(region.header_lines, region.body_lines, kind)
     return stream_table(region.header_lines, region.body_lines, kind)
 
 
@@ -625,15 +668,19 @@ def assemble(doc: Document, header_model: Optional[HeaderModel] = None) -> Docum
             keys = header_model.column_keys([(s.leaf, s.full) for s in unkeyed])
             for s, (key, prob) in zip(unkeyed, keys):
                 s.key, s.key_prob = key, prob
-        assign_sides(specs, kind)
+        if not any(s.side for s in specs):
+            assign_sides(specs, kind)
         table.columns = [Column(key=s.key, header=s.full or s.leaf) for s in value_specs if s.key]
         note_text = " ".join(ln.text for ln in region.note_lines + region.body_lines[:3])
         if kind in INDICATOR_KINDS:
             proj = project_from_region(region, table)
             if proj:
                 doc.records.append(proj)
-            doc.records.extend(indicator_records(table, specs, rows, proj.fields["name"] if proj else None,
-                                                 proj.fields["code"] if proj else None))
+            name, code = (proj.fields["name"], proj.fields["code"]) if proj else (None, None)
+            if is_pdf(region.body_lines) or is_tabbed(region.body_lines + region.header_lines):
+                doc.records.extend(indicator_records(table, specs, rows, name, code))
+            else:
+                doc.records.extend(span_indicator_records(table, region.body_lines, name, code))
         else:
             recs = budget_records(table, specs, rows, 0)
             doc.records.extend(recs)

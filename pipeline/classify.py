@@ -99,7 +99,7 @@ class SectionClassifier:
         self.labels = [lab for lab in SECTION_LABELS if lab in set(y)]
         keep = _frequent_keys(flat, min_df)
         self.vectorizer = DictVectorizer(sparse=True).fit([{k: v for k, v in f.items() if k in keep} for f in flat])
-        self.first = LogisticRegression(C=self.c, max_iter=self.max_iter).fit(self.vectorizer.transform(flat), y,
+        self.first = LogisticRegression(C=self.c, tol=1e-3, max_iter=self.max_iter).fit(self.vectorizer.transform(flat), y,
                                                                                sample_weight=sw)
         # second pass trained on out-of-fold first-pass probabilities, as inference will see them
         oof = self._out_of_fold(feats, keep_idx, ys, ws)
@@ -108,7 +108,7 @@ class SectionClassifier:
             doc_ctx = self._second_inputs([pages], oof[d], feats[d])
             ctx.extend(doc_ctx[i] for i in keep_idx[d])
         self.vectorizer2 = DictVectorizer(sparse=True).fit(ctx)
-        self.second = LogisticRegression(C=self.c_second, max_iter=self.max_iter).fit(
+        self.second = LogisticRegression(C=self.c_second, tol=1e-3, max_iter=self.max_iter).fit(
             self.vectorizer2.transform(ctx), y, sample_weight=sw)
         return self
 
@@ -124,7 +124,7 @@ class SectionClassifier:
                 Xtr = self.vectorizer.transform([feats[i][j] for i in train for j in keep_idx[i]])
                 ytr = [lab for i in train for lab in ys[i]]
                 wtr = [ws[i] for i in train for _ in ys[i]]
-                model = LogisticRegression(C=self.c, max_iter=self.max_iter).fit(Xtr, ytr, sample_weight=wtr)
+                model = LogisticRegression(C=self.c, tol=1e-3, max_iter=self.max_iter).fit(Xtr, ytr, sample_weight=wtr)
             for i in range(n_docs):
                 if fold_of[i] == k:
                     out[i] = _aligned_proba(model, self.vectorizer.transform(feats[i]), self.labels)

@@ -161,5 +161,75 @@ def stream_table(header_lines: list[Line], body: list[Line], kind: str = "other"
     return rows, specs
 
 
+INCOME_HINT = re.compile(r"收入|拨款$|^[一二三四五六七八九十]+、.*拨款|^上年|^年初|^用事业基金")
+NAME_START = re.compile(r"^[一二三四五六七八九十]+、|^[(（][一二三四五六七八九十]+[)）]|^(本年|上年|年初|年终|年末|收入|支出)")
+
+
+def two_sided_columns(header_lines: list[Line]) -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
+    text = "".join(re.sub(r"\s+", "", ln.text) for ln in header_lines if not ln.text.strip().startswith("栏次"))
+    marks = [m.start() for m in re.finditer("项目", text)]
+    if len(marks) < 2:
+        cols = value_columns(header_lines)
+        return cols[:1], cols[1:]
+    income_text, exp_text = text[marks[0]:marks[1]], text[marks[1]:]
+
+    def phrases(t: str) -> list[tuple[str, str]]:
+        fake = Line(text=t, page=1, index=0)
+        return [(p, p) for p in header_phrases([fake]) if p not in CODE_OR_NAME]
+    return phrases(income_text), phrases(exp_text)
+
+
+def stream_two_sided(header_lines: list[Line], body: list[Line], kind: str) -> tuple[list[Row], list["ColumnSpec"]]:
+    """Summary tables with income items and expenditure items side by side in one row."""
+    from pipeline.assemble import ColumnSpec
+
+    first_body = min((ln.line_no or 0) for ln in body) if body else 0
+    inc_cols, exp_cols = two_sided_columns([ln for ln in header_lines if (ln.line_no or 0) < first_body] or header_lines)
+    specs = [ColumnSpec(index=0, leaf="序号", full="序号", role=hr.ROLE_ROW_NO),
+             ColumnSpec(index=1, leaf="项目", full="收入 项目", role=hr.ROLE_NAME, side="income")]
+    for leaf, full in inc_cols:
+        specs.append(ColumnSpec(index=len(specs), leaf=leaf, full="收入 " + full, role=hr.ROLE_VALUE,
+                                key=hr.column_key(leaf, full), key_prob=0.8, side="income"))
+    exp_name = len(specs)
+    specs.append(ColumnSpec(index=exp_name, leaf="项目", full="支出 项目", role=hr.ROLE_NAME, side="expenditure"))
+    for leaf, full in exp_cols:
+        specs.append(ColumnSpec(index=len(specs), leaf=leaf, full="支出 " + full, role=hr.ROLE_VALUE,
+                                key=hr.column_key(leaf, full), key_prob=0.8, side="expenditure"))
+    inc_specs = [s for s in specs if s.side == "income" and s.role == hr.ROLE_VALUE]
+    exp_specs = [s for s in specs if s.side == "expenditure" and s.role == hr.ROLE_VALUE]
+    rows: list[Row] = []
+    for frags in split_rows(body):
+        frags = _repair_amounts(frags)
+        row = Row()
+        start = 0
+        if frags and frags[0].text.isdigit() and not frags[0].text.startswith("0"):
+            row.cells[0] = Cell(col=0, frags=[frags[0]])
+            start = 1
+        groups: list[tuple[list[Fragment], list[Fragment]]] = []
+        for f in frags[start:]:
+            if AMOUNT_PIECE.match(f.text):
+                if not groups:
+                    groups.append(([], []))
+                groups[-1][1].append(f)
+            elif not groups or groups[-1][1] or (NAME_START.match(f.text) and groups[-1][0]):
+                groups.append(([f], []))
+            else:
+                groups[-1][0].append(f)
+        if len(groups) == 1:
+            name = join_fragments([f.text for f in groups[0][0]])
+            sides = ["income"] if INCOME_HINT.search(name) and "支出" not in name else ["expenditure"]
+        else:
+            sides = ["income", "expenditure"][: len(groups)]
+        for (names, amounts), side in zip(groups, sides):
+            name_col = 1 if side == "income" else exp_name
+            if names:
+                row.cells[name_col] = Cell(col=name_col, frags=names)
+            value_specs = inc_specs if side == "income" else exp_specs
+            for spec, frag in zip(value_specs, amounts):
+                row.cells[spec.index] = Cell(col=spec.index, frags=[frag])
+        rows.append(row)
+    return rows, specs
+
+
 def join_name(frags: list[Fragment]) -> str:
     return join_fragments([f.text for f in frags])

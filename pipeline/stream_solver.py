@@ -55,6 +55,29 @@ def _children(codes: list[Optional[str]], parent_idx: int) -> list[int]:
     return [i for i, c in enumerate(codes) if c and want and len(c) == want and c.startswith(parent)]
 
 
+MAX_PAIR_GROUP = 24
+
+
+def _pair_move(trial: list[int], pools: list, cost) -> bool:
+    """Change two rows at once when no single change helps (two wrong rows can offset)."""
+    base = cost(trial)
+    best, best_c = None, base - 1e-9
+    for a in range(1, len(trial)):
+        for b in range(a + 1, len(trial)):
+            for oa in range(len(pools[a])):
+                for ob in range(len(pools[b])):
+                    t = list(trial)
+                    t[a], t[b] = oa, ob
+                    c = cost(t)
+                    if c < best_c:
+                        best, best_c = (a, b, oa, ob), c
+    if best is None:
+        return False
+    a, b, oa, ob = best
+    trial[a], trial[b] = oa, ob
+    return True
+
+
 def settle(codes: list[Optional[str]], options: list[list[tuple[float, dict[str, float]]]]) -> list[dict[str, float]]:
     """Choose one placement per row: best own score, then parent = Σ children where it decides."""
     chosen = [opts[0][1] if opts else {} for opts in options]
@@ -86,10 +109,24 @@ def settle(codes: list[Optional[str]], options: list[list[tuple[float, dict[str,
             total *= len(pool)
         if total <= MAX_GROUP_PRODUCT:
             picks = list(min(product(*[range(len(pool)) for pool in pools]), key=lambda pk: cost(list(pk))))
-        else:  # coordinate descent: one row at a time, a few sweeps
-            for _ in range(4):
-                for k in range(len(group)):
-                    picks[k] = min(range(len(pools[k])), key=lambda o: cost(picks[:k] + [o] + picks[k + 1:]))
+        else:  # coordinate descent over the children, restarted from each placement of the parent
+            best_picks, best_cost = None, float("inf")
+            for start in range(len(pools[0])):
+                trial = [start] + [0] * (len(group) - 1)
+                for _ in range(6):
+                    changed = False
+                    for k in range(1, len(group)):
+                        o = min(range(len(pools[k])), key=lambda o: cost(trial[:k] + [o] + trial[k + 1:]))
+                        changed |= o != trial[k]
+                        trial[k] = o
+                    if not changed and len(group) <= MAX_PAIR_GROUP:
+                        changed = _pair_move(trial, pools, cost)
+                    if not changed:
+                        break
+                c = cost(trial)
+                if c < best_cost:
+                    best_picks, best_cost = trial, c
+            picks = best_picks or picks
         for i, k in zip(group, range(len(group))):
             chosen[i] = pools[k][picks[k]][1]
         fixed.update(group)
