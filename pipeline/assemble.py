@@ -14,7 +14,7 @@ from typing import Optional, Protocol
 
 from pipeline import header_rules as hr
 from pipeline.layout import (
-    Cell, Fragment, Row, anchored_rows, band_of, is_pdf, is_tabbed, join_fragments, parse_amount, pdf_columns, pdf_rows,
+    Cell, Fragment, Row, anchored_rows, band_of, fill_merged_column, is_pdf, is_tabbed, join_fragments, parse_amount, pdf_columns, pdf_rows,
     tabbed_row,
 )
 from pipeline.model import Column, Document, Line, Record, Table
@@ -605,6 +605,10 @@ def _pdf_rows_columns(region: TableRegion, kind: str) -> tuple[list[Row], list[C
         frags = [_fragments_of(ln, band_of(ln.bbox, bands)) for ln in body]
         anchor = _anchor_column(heads, frags, indicator=kind in INDICATOR_KINDS)
         rows = anchored_rows(frags, anchor) if anchor is not None else pdf_rows(frags)
+        if kind in INDICATOR_KINDS and anchor is not None:
+            for j, (leaf, full) in enumerate(heads):
+                if hr.header_role(leaf, full) in ("level1", "level2"):
+                    fill_merged_column(rows, j)
         if not specs_by_signature:
             specs_by_signature = [ColumnSpec(index=j, leaf=leaf, full=full) for j, (leaf, full) in enumerate(heads)]
         elif len(heads) != len(specs_by_signature):

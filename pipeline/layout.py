@@ -256,3 +256,43 @@ def is_tabbed(lines: list[Line]) -> bool:
 
 def is_pdf(lines: list[Line]) -> bool:
     return any(ln.bbox is not None for ln in lines)
+
+
+def fill_merged_column(rows: list[Row], col: int) -> None:
+    """Give every row the text of the merged cell (一级/二级指标) that spans it.
+
+    A merged cell is printed once, centred on its block of rows (ruled tables) or on the block's
+    first row (top-aligned ones). Blocks are contiguous and in order, so the split of the rows
+    into blocks is chosen to fit each cell's position best (dynamic programming)."""
+    if not rows:
+        return
+    centers = [(min(f.line.bbox[1] for f in r.frags) + max(f.line.bbox[3] for f in r.frags)) / 2 if r.frags else 0.0
+               for r in rows]
+    cells = [r.cells.pop(col) for r in rows if col in r.cells]
+    if not cells:
+        return
+    cells.sort(key=lambda c: (c.y0 + c.y1) / 2)
+    n, m = len(rows), len(cells)
+    if m > n:
+        return
+    inf = float("inf")
+    # best[j][i]: cost of giving rows[:i] to cells[:j]
+    best = [[inf] * (n + 1) for _ in range(m + 1)]
+    back = [[0] * (n + 1) for _ in range(m + 1)]
+    best[0][0] = 0.0
+    for j in range(1, m + 1):
+        cy = (cells[j - 1].y0 + cells[j - 1].y1) / 2
+        for i in range(j, n - (m - j) + 1):
+            for k in range(j - 1, i):
+                if best[j - 1][k] == inf:
+                    continue
+                block_mid = (centers[k] + centers[i - 1]) / 2
+                c = best[j - 1][k] + min(abs(cy - block_mid), abs(cy - centers[k]))
+                if c < best[j][i]:
+                    best[j][i], back[j][i] = c, k
+    i = n
+    for j in range(m, 0, -1):
+        k = back[j][i]
+        for r in rows[k:i]:
+            r.cells[col] = Cell(col=col, frags=list(cells[j - 1].frags))
+        i = k
