@@ -122,10 +122,14 @@ def pdf_columns(body: list[Line]) -> list[tuple[float, float]]:
     intervals = sorted((ln.bbox[0], ln.bbox[2]) for ln in body if ln.bbox)
     bands: list[list[float]] = []
     for x0, x1 in intervals:
-        if bands and x0 < bands[-1][1] - 2.0:  # glyph boxes of neighbouring cells may touch
-            bands[-1][1] = max(bands[-1][1], x1)
-        else:
-            bands.append([x0, x1])
+        if bands:
+            overlap = bands[-1][1] - x0
+            narrower = min(x1 - x0, bands[-1][1] - bands[-1][0])
+            # a long name grazing the next column is not the same column: ask for real overlap
+            if overlap > max(2.0, 0.3 * narrower):
+                bands[-1][1] = max(bands[-1][1], x1)
+                continue
+        bands.append([x0, x1])
     return [(a, b) for a, b in bands]
 
 
@@ -268,10 +272,17 @@ def fill_merged_column(rows: list[Row], col: int) -> None:
         return
     centers = [(min(f.line.bbox[1] for f in r.frags) + max(f.line.bbox[3] for f in r.frags)) / 2 if r.frags else 0.0
                for r in rows]
-    cells = [r.cells.pop(col) for r in rows if col in r.cells]
-    if not cells:
+    pieces = sorted((f for r in rows if col in r.cells for f in r.cells.pop(col).frags),
+                    key=lambda f: (f.line.bbox[1], f.line.bbox[0]))
+    if not pieces:
         return
-    cells.sort(key=lambda c: (c.y0 + c.y1) / 2)
+    cells: list[Cell] = []
+    for f in pieces:  # lines of one wrapped merged cell belong together
+        h = f.line.bbox[3] - f.line.bbox[1]
+        if cells and -0.3 * h <= f.line.bbox[1] - cells[-1].y1 < 0.25 * h:
+            cells[-1].frags.append(f)
+        else:
+            cells.append(Cell(col=col, frags=[f]))
     n, m = len(rows), len(cells)
     if m > n:
         return
