@@ -623,7 +623,7 @@ def _pdf_rows_columns(region: TableRegion, kind: str) -> tuple[list[Row], list[C
 def _anchor_column(heads: list[tuple[str, str]], frags: list[Fragment], indicator: bool = False) -> Optional[int]:
     """The 序号 column, else a code column: cells that never wrap mark one row each."""
     roles = [hr.header_role(leaf, full) for leaf, full in heads]
-    wanted_roles = ("target", "weight") if indicator else (hr.ROLE_ROW_NO, hr.ROLE_CODE)
+    wanted_roles = (hr.ROLE_ROW_NO, "target", "weight") if indicator else (hr.ROLE_ROW_NO, hr.ROLE_CODE)
     for wanted in wanted_roles:
         for j, role in enumerate(roles):
             if role == wanted and sum(1 for f in frags if f.col == j) >= 2:
@@ -674,9 +674,19 @@ def assemble(doc: Document, header_model: Optional[HeaderModel] = None) -> Docum
                 s.key, s.key_prob = key, prob
         if not any(s.side for s in specs):
             assign_sides(specs, kind)
+        if any(s.key == "executed" for s in value_specs):  # evaluation tables: 预算数 is the budget
+            for s in value_specs:
+                if s.key == "amount":
+                    s.key = "budget"
         table.columns = [Column(key=s.key, header=s.full or s.leaf) for s in value_specs if s.key]
         note_text = " ".join(ln.text for ln in region.note_lines + region.body_lines[:3])
-        if kind in INDICATOR_KINDS:
+        has_indicator_columns = any(s.role in ("level3", "target") for s in specs) or not value_specs
+        if not has_indicator_columns:  # a project list (预算数, 执行数, 自评得分): amounts per row
+            for s in specs:
+                if s.role in ("weight", "score"):
+                    s.role, s.key, s.key_prob = hr.ROLE_VALUE, s.role, 0.9
+                    table.columns.append(Column(key=s.key, header=s.full or s.leaf))
+        if kind in INDICATOR_KINDS and has_indicator_columns:
             proj = project_from_region(region, table)
             if proj:
                 doc.records.append(proj)

@@ -8,6 +8,7 @@ cells out of reading order and the models must cope with that.
 from __future__ import annotations
 
 import unicodedata
+from typing import Optional
 
 import pymupdf
 
@@ -24,44 +25,61 @@ def normalize_text(text: str) -> str:
 
 def page_lines(page: "pymupdf.Page", page_number: int) -> list[Line]:
     """All non-blank text lines of one page with bbox and font, in content-stream order."""
-    data = page.get_text("dict", flags=_FLAGS)
-    lines: list[Line] = []
+    return [line for line, _ in page_lines_with_chars(page, page_number)]
+
+
+def page_lines_with_chars(page: "pymupdf.Page", page_number: int) -> list[tuple[Line, list[tuple[str, float, float]]]]:
+    """page_lines plus each line's characters with their origins (for labelling generated pages).
+
+    MuPDF joins text objects on one baseline into one line, even into one span, when they sit in
+    neighbouring table cells; a horizontal gap between two characters wider than a third of the
+    font size separates them again.
+    """
+    data = page.get_text("rawdict", flags=_FLAGS)
+    out: list[tuple[Line, list[tuple[str, float, float]]]] = []
     for block in data.get("blocks", []):
         if block.get("type", 0) != 0:
             continue
         for raw in block.get("lines", []):
-            for spans in _split_at_gaps([s for s in raw.get("spans", []) if s.get("text", "").strip()]):
-                line = _make_line(spans, page_number, len(lines))
+            for run in _runs(raw.get("spans", [])):
+                line = _make_line(run, page_number, len(out))
                 if line is not None:
-                    lines.append(line)
-    return lines
+                    out.append(line)
+    return out
 
 
-def _split_at_gaps(spans: list[dict]) -> list[list[dict]]:
-    """PyMuPDF joins text objects on one baseline into one line even when they sit in different
-    table cells; a horizontal gap wider than a third of the font size separates them again."""
-    groups: list[list[dict]] = []
+def _runs(spans: list[dict]) -> list[list[tuple[dict, dict]]]:
+    """(char, span) runs of one raw line, cut at wide gaps; spaces never start or end a run."""
+    runs: list[list[tuple[dict, dict]]] = []
+    last_ink: Optional[tuple[dict, dict]] = None
     for span in spans:
-        if groups:
-            prev = groups[-1][-1]
-            gap = span["bbox"][0] - prev["bbox"][2]
-            if gap <= 0.33 * max(float(prev.get("size", 10.0)), 1.0):
-                groups[-1].append(span)
+        size = max(float(span.get("size", 10.0)), 1.0)
+        for ch in span.get("chars", []):
+            if ch["c"].isspace():
+                if runs:
+                    runs[-1].append((ch, span))
                 continue
-        groups.append([span])
-    return groups
+            if last_ink is None or ch["bbox"][0] - last_ink[0]["bbox"][2] > 0.33 * size:
+                runs.append([])
+            runs[-1].append((ch, span))
+            last_ink = (ch, span)
+    return runs
 
 
-def _make_line(spans: list[dict], page_number: int, index: int) -> Line | None:
-    text = "".join(s["text"] for s in spans).strip()
-    if not text:
+def _make_line(run: list[tuple[dict, dict]], page_number: int, index: int
+               ) -> Optional[tuple[Line, list[tuple[str, float, float]]]]:
+    while run and run[-1][0]["c"].isspace():
+        run = run[:-1]
+    if not run:
         return None
-    main = max(spans, key=lambda s: len(s["text"].strip()))
-    x0 = min(s["bbox"][0] for s in spans)
-    y0 = min(s["bbox"][1] for s in spans)
-    x1 = max(s["bbox"][2] for s in spans)
-    y1 = max(s["bbox"][3] for s in spans)
-    return Line(
+    text = "".join(ch["c"] for ch, _ in run)
+    x0 = min(ch["bbox"][0] for ch, _ in run)
+    y0 = min(sp["bbox"][1] for _, sp in run)
+    x1 = max(ch["bbox"][2] for ch, _ in run)
+    y1 = max(sp["bbox"][3] for _, sp in run)
+    spans = {id(sp): sp for _, sp in run}
+    main = max(spans.values(), key=lambda sp: sum(1 for _, s in run if s is sp))
+    line = Line(
         text=text,
         page=page_number,
         index=index,
@@ -70,30 +88,4 @@ def _make_line(spans: list[dict], page_number: int, index: int) -> Line | None:
         size=round(float(main.get("size", 0.0)), 2),
         bold=bool(main.get("flags", 0) & 16) or "bold" in str(main.get("font", "")).lower(),
     )
-
-
-def page_lines_with_chars(page: "pymupdf.Page", page_number: int) -> list[tuple[Line, list[tuple[str, float, float]]]]:
-    """page_lines plus each line's characters with their origins (for labelling generated pages).
-
-    Same units as page_lines (same gap splitting), read from rawdict.
-    """
-    data = page.get_text("rawdict", flags=_FLAGS)
-    out: list[tuple[Line, list[tuple[str, float, float]]]] = []
-    for block in data.get("blocks", []):
-        if block.get("type", 0) != 0:
-            continue
-        for raw in block.get("lines", []):
-            spans = []
-            for s in raw.get("spans", []):
-                text = "".join(c["c"] for c in s.get("chars", []))
-                if text.strip():
-                    spans.append({**s, "text": text})
-            for group in _split_at_gaps(spans):
-                line = _make_line(group, page_number, len(out))
-                if line is None:
-                    continue
-                chars = [(c["c"], c["origin"][0], c["origin"][1]) for s in group for c in s["chars"]]
-                text = "".join(c for c, _, _ in chars)
-                lead = len(text) - len(text.lstrip())
-                out.append((line, chars[lead:lead + len(line.text)]))
-    return out
+    return line, [(ch["c"], ch["origin"][0], ch["origin"][1]) for ch, _ in run]
