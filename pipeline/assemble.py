@@ -174,23 +174,32 @@ def pdf_header_texts(header_lines: list[Line], bands: list[tuple[float, float]])
             covered = [next(i for i, (a, b) in enumerate(wide) if a <= cx < b)]
         for i in covered:
             per_band[i].append(ln)
+    all_cells = [ln for ln in header_lines if ln.bbox and not ln.text.strip().isdigit()
+                 and not ln.text.strip().startswith("栏次")]
+    lowest_cy = max(((ln.bbox[1] + ln.bbox[3]) / 2 for ln in all_cells), default=0.0)
     out = []
     for (a, b), hits in zip(bands, per_band):
         groups = _stacked_groups(hits)
         if not groups:
             out.append(("", ""))
             continue
-        boxes = [(min(l.bbox[0] for l in g), min(l.bbox[1] for l in g), max(l.bbox[2] for l in g)) for g in groups]
-        lowest = max(y0 for _, y0, _ in boxes)
+        # (x0, x1, centre y): wrapped cells are centred like single-line ones, so levels compare centres
+        boxes = [(min(l.bbox[0] for l in g), max(l.bbox[2] for l in g),
+                  (min(l.bbox[1] for l in g) + max(l.bbox[3] for l in g)) / 2) for g in groups]
         h = max(hits[0].bbox[3] - hits[0].bbox[1], 1.0)
-        level = [i for i, (_, y0, _) in enumerate(boxes) if y0 >= lowest - 0.3 * h]
+        band_lowest = max(cy for _, _, cy in boxes)
+        level = [i for i, (_, _, cy) in enumerate(boxes) if cy >= band_lowest - 0.3 * h]
         # several header cells over one body column: the one it lines up with (a blank column's
         # header sits next to it)
-        leaf_i = max(level, key=lambda i: (min(b, boxes[i][2]) - max(a, boxes[i][0]),
-                                           -abs((boxes[i][0] + boxes[i][2]) / 2 - (a + b) / 2)))
-        texts = [join_fragments([l.text for l in g]) for i, g in enumerate(groups) if i == leaf_i or i not in level]
+        leaf_i = max(level, key=lambda i: (min(b, boxes[i][1]) - max(a, boxes[i][0]),
+                                           -abs((boxes[i][0] + boxes[i][1]) / 2 - (a + b) / 2)))
+        leaf_cy = boxes[leaf_i][2]
+        texts = [join_fragments([l.text for l in g]) for i, g in enumerate(groups)
+                 if i == leaf_i or boxes[i][2] < leaf_cy - 0.5 * h]
         leaf = join_fragments([l.text for l in groups[leaf_i]])
-        if len(texts) == 1 and _needs_parent(leaf):
+        # a 合计 spanning every header row is the table's total; one on the lowest row has a parent
+        at_bottom = leaf_cy >= lowest_cy - 0.3 * h
+        if len(texts) == 1 and _needs_parent(leaf) and (at_bottom or re.sub(r"\s+", "", leaf) != "合计"):
             parent = _parent_above(groups[leaf_i][0], header_lines, bands)
             if parent:
                 texts.insert(0, parent)
@@ -234,7 +243,7 @@ def add_header_columns(bands: list[tuple[float, float]], header_lines: list[Line
 
 def _needs_parent(leaf: str) -> bool:
     t = re.sub(r"\s+", "", leaf)
-    return t == "小计" or t.startswith("其中")
+    return t in ("小计", "合计") or t.startswith("其中")
 
 
 GROUP_HEADERS = ("本年收入", "本年拨款", "基本支出", "项目支出", "事业收入", "一般公共预算", "上年结转", "结转结余",
