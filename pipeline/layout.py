@@ -221,12 +221,35 @@ def anchored_rows(frags: list[Fragment], anchor_col: int) -> list[Row]:
             loose.append(f)
             continue
         rows[best].cells.setdefault(f.col or 0, Cell(col=f.col or 0)).frags.append(f)
-    for row in rows:
-        for cell in row.cells.values():
+    for row, center in zip(rows, centers):
+        for col, cell in list(row.cells.items()):
             cell.frags.sort(key=lambda fr: (fr.line.bbox[1], fr.line.bbox[0]))
+            if col == anchor_col:
+                continue
+            kept = _cluster_nearest(cell.frags, center, line_h)
+            loose.extend(f for f in cell.frags if f not in kept)
+            cell.frags = kept
     rows.extend(pdf_rows(loose))
     rows.sort(key=lambda r: min(f.line.bbox[1] for f in r.frags))
     return rows
+
+
+def _cluster_nearest(frags: list[Fragment], center: float, line_h: float) -> list[Fragment]:
+    """Of the stacked clusters in one column of a row, the one nearest the row's anchor: a cell
+    of a neighbouring row without an anchor of its own (a 合计 row) must not join this one."""
+    clusters: list[list[Fragment]] = []
+    for f in frags:
+        if clusters and f.line.bbox[1] - clusters[-1][-1].line.bbox[3] < 0.45 * line_h:
+            clusters[-1].append(f)
+        else:
+            clusters.append([f])
+    if len(clusters) == 1:
+        return frags
+
+    def distance(cluster: list[Fragment]) -> float:
+        top, bottom = cluster[0].line.bbox[1], max(f.line.bbox[3] for f in cluster)
+        return 0.0 if top <= center <= bottom else min(abs(center - top), abs(center - bottom))
+    return min(clusters, key=distance)
 
 
 def _same_cell(cell: Cell, frag: Fragment, line_h: float, rules_y: list[float] | None) -> bool:
