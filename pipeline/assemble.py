@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter
+from statistics import median
 from dataclasses import dataclass, field
 from typing import Optional, Protocol
 
@@ -639,7 +640,14 @@ def _anchor_column(heads: list[tuple[str, str]], frags: list[Fragment], indicato
                 return j
     if indicator:
         return None
-    return 0 if sum(1 for f in frags if f.col == 0) >= 2 else None
+    # no 序号 or code: the column with the most separate cells (a two-sided summary's longer side)
+    counts = {}
+    for col in {f.col for f in frags}:
+        col_frags = sorted((f for f in frags if f.col == col), key=lambda f: f.line.bbox[1])
+        h = median([f.line.bbox[3] - f.line.bbox[1] for f in col_frags])
+        counts[col] = 1 + sum(1 for a, b in zip(col_frags, col_frags[1:]) if b.line.bbox[1] - a.line.bbox[3] > 0.2 * h)
+    best = max(sorted(counts), key=lambda c: counts[c]) if counts else None
+    return best if best is not None and counts[best] >= 2 else None
 
 
 def _remap_columns(heads: list[tuple[str, str]], specs: list[ColumnSpec]) -> dict[int, int]:
