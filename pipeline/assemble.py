@@ -20,6 +20,7 @@ from pipeline.layout import (
 )
 from pipeline.model import Column, Document, Line, Record, Table
 
+FULL_AMOUNT_RE = re.compile(r"^-?\d+\.\d{2}$")
 TWO_SIDED_KINDS = {"revenue_expenditure_summary", "fiscal_summary"}
 INDICATOR_KINDS = {"performance_targets", "department_performance", "performance_self_evaluation"}
 TABLE_LABELS = {"table_header", "subject_row", "indicator_row", "project_header", "note"}
@@ -633,6 +634,16 @@ def _pdf_rows_columns(region: TableRegion, kind: str) -> tuple[list[Row], list[C
 def _anchor_column(heads: list[tuple[str, str]], frags: list[Fragment], indicator: bool = False) -> Optional[int]:
     """The 序号 column, else a code column: cells that never wrap mark one row each."""
     roles = [hr.header_role(leaf, full) for leaf, full in heads]
+    if not indicator and hr.ROLE_ROW_NO not in roles:
+        # every budget row prints its total: the amount column with the most amounts marks the rows
+        amounts: Counter = Counter(f.col for f in frags if FULL_AMOUNT_RE.match(f.text.replace(",", "")))
+        per_code_col = Counter(f.col for f in frags if f.col is not None and f.col < len(roles)
+                               and roles[f.col] == hr.ROLE_CODE)
+        codes = max(per_code_col.values(), default=0)
+        if amounts:
+            col, n = amounts.most_common(1)[0]
+            if n >= 2 and n >= codes:
+                return col
     wanted_roles = (hr.ROLE_ROW_NO, "target", "weight") if indicator else (hr.ROLE_ROW_NO, hr.ROLE_CODE)
     for wanted in wanted_roles:
         for j, role in enumerate(roles):

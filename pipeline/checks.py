@@ -396,14 +396,31 @@ def _side_identities(side_rows: list[dict]) -> list[tuple[dict, list[dict]]]:
             subtotal_at = i
         elif kind == "grand":
             if subtotal_at is not None:
-                parts = [side_rows[subtotal_at]] + [
-                    r for r, k in zip(side_rows[subtotal_at + 1:i], kinds[subtotal_at + 1:i])
-                    if k in ("item", "other")]
+                parts, breakdowns = _after_subtotal(side_rows[subtotal_at + 1:i], kinds[subtotal_at + 1:i])
+                parts = [side_rows[subtotal_at]] + parts
+                pairs.extend(breakdowns)
             else:
                 parts = [r for r, k in zip(side_rows[:i], kinds[:i]) if k == "item"]
             if parts:
                 pairs.append((row, parts))
     return pairs
+
+
+def _after_subtotal(rows: list[dict], kinds: list[str]) -> tuple[list[dict], list[tuple[dict, list[dict]]]]:
+    """Rows between 本年合计 and 总计: each unnumbered row (年初结转和结余 …) is a summand and may be
+    followed by its own 一、二、… breakdown (seed 000's fiscal summary), which is not added again."""
+    parts: list[dict] = []
+    groups: list[tuple[dict, list[dict]]] = []
+    for row, kind in zip(rows, kinds):
+        if kind == "other":
+            parts.append(row)
+            groups.append((row, []))
+        elif kind == "item":
+            if groups:
+                groups[-1][1].append(row)
+            else:
+                parts.append(row)
+    return parts, [(head, items) for head, items in groups if items]
 
 
 def _main_amount(record: dict) -> Optional[float]:

@@ -161,8 +161,8 @@ class SectionClassifier:
 
     def save(self, model_dir: Path) -> Path:
         state = {"labels": list(self.labels), "c": self.c, "c_second": self.c_second,
-                 "vectorizer": self.vectorizer, "first": self.first,
-                 "vectorizer2": self.vectorizer2, "second": self.second}
+                 "vectorizer": pack_vectorizer(self.vectorizer), "first": self.first,
+                 "vectorizer2": pack_vectorizer(self.vectorizer2), "second": self.second}
         return save_skops(state, Path(model_dir) / SECTION_FILE)
 
     @classmethod
@@ -170,16 +170,36 @@ class SectionClassifier:
         state: dict[str, Any] = load_skops(Path(model_dir) / SECTION_FILE)
         self = cls(c=state["c"], c_second=state["c_second"])
         self.labels = list(state["labels"])
-        self.vectorizer, self.first = state["vectorizer"], state["first"]
-        self.vectorizer2, self.second = state["vectorizer2"], state["second"]
+        self.vectorizer, self.first = unpack_vectorizer(state["vectorizer"]), state["first"]
+        self.vectorizer2, self.second = unpack_vectorizer(state["vectorizer2"]), state["second"]
         return self
 
 
+_NAME_SEP = "\x1f"
+
+
+def pack_vectorizer(v: DictVectorizer) -> str:
+    """A fitted DictVectorizer as one string (skops stores a dict of 10k names very verbosely)."""
+    names = list(v.feature_names_)
+    if any(_NAME_SEP in n for n in names):
+        raise ValueError("feature name contains the separator")
+    return _NAME_SEP.join(names)
+
+
+def unpack_vectorizer(packed: str) -> DictVectorizer:
+    v = DictVectorizer(sparse=True)
+    v.feature_names_ = packed.split(_NAME_SEP) if packed else []
+    v.vocabulary_ = {n: i for i, n in enumerate(v.feature_names_)}
+    return v
+
+
 def save_skops(obj: Any, path: Path) -> Path:
+    import zipfile
+
     import skops.io as sio
 
     path.parent.mkdir(parents=True, exist_ok=True)
-    sio.dump(obj, path)
+    sio.dump(obj, path, compression=zipfile.ZIP_DEFLATED, compresslevel=9)
     return path
 
 

@@ -125,6 +125,9 @@ ENUM_NUM_RE = re.compile(r"^\d{1,2}[、.．](?!\d)")
 PART_RE = re.compile(r"^第[一二三四五六七八九十\d]+(部分|章|节)")
 PAGE_NO_RE = re.compile(r"^(第\s*\d+\s*页.*|[-—]?\s*\d{1,3}\s*[-—]?|\d+\s*/\s*\d+)$")
 COMPARISON_RE = re.compile(r"[≥≤><=]")
+# an indicator's target value: "≥95%", "≤10天", "100%", "20530 人", "合理", "有所提高"
+TARGET_RE = re.compile(r"^([≥≤<>=]\s*)?\d+(\.\d+)?\s*(%|天|人|个|次|家|户|项|元|万元|小时|分钟|年|月|日|辆|人次)?$"
+                       r"|^(合理|科学|健全|真实|有效|相关|达标|及时|完成|有所提高|显著提高|明显改善|全覆盖|提高|改善)")
 
 KEYWORDS: tuple[str, ...] = (
     "合计", "总计", "小计", "单位", "万元", "预算年度", "指标", "表", "项目", "科目", "编码", "名称",
@@ -175,6 +178,11 @@ def shape_features(text: str) -> Features:
         f["cells_any_code"] = float(any(CODE_RE.match(c) for c in filled))
         f["cells_cjk_r"] = _ratio(sum(bool(CJK_RE.search(c)) for c in filled), len(filled))
         f["first_cell_empty"] = float(not cells[0].strip())
+        lead = next((k for k, c in enumerate(cells) if c.strip()), len(cells))
+        f[f"lead_empty_b={_bucket(lead, (1, 2, 4, 7))}"] = 1.0
+        f["cells_target"] = min(sum(bool(TARGET_RE.match(c)) for c in filled), 3) / 3.0
+        f["cells_long"] = float(any(len(c) > 25 for c in filled))
+        f["cells_short_cjk"] = min(sum(bool(CJK_RE.search(c)) and len(c) <= 12 for c in filled), 4) / 4.0
     pieces = t.split(" ")
     f["spaces_b"] = min(len(pieces) - 1, 6) / 6.0
     f["num_pieces_r"] = _ratio(sum(bool(re.fullmatch(r"[-\d.,%]+", p)) for p in pieces), len(pieces))

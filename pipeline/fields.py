@@ -153,7 +153,7 @@ def spans_from_tags(tokens: Sequence[Token], tags: Sequence[str], probs: Sequenc
 # ------------------------------------------------------------------ model
 
 class FieldTagger:
-    def __init__(self, c1: float = 0.05, c2: float = 0.05, max_iterations: int = 120):
+    def __init__(self, c1: float = 0.05, c2: float = 0.05, max_iterations: int = 80):
         self.c1, self.c2, self.max_iterations = c1, c2, max_iterations
         self.crf = None
 

@@ -21,7 +21,7 @@ from sklearn.feature_extraction import DictVectorizer
 from sklearn.linear_model import LogisticRegression
 
 from pipeline import header_rules as hr
-from pipeline.classify import load_skops, save_skops
+from pipeline.classify import load_skops, pack_vectorizer, save_skops, unpack_vectorizer
 from pipeline.model import COLUMN_KEYS, TABLE_KINDS
 
 KEYS_FILE = "header_keys.skops"
@@ -106,12 +106,12 @@ class _TextClassifier:
         return [(str(self.model.classes_[k]), float(p[k])) for k, p in zip(best, probs)]
 
     def state(self) -> dict:
-        return {"c": self.c, "vectorizer": self.vectorizer, "model": self.model}
+        return {"c": self.c, "vectorizer": pack_vectorizer(self.vectorizer), "model": self.model}
 
     @classmethod
     def from_state(cls, state: dict) -> "_TextClassifier":
         self = cls(state["c"])
-        self.vectorizer, self.model = state["vectorizer"], state["model"]
+        self.vectorizer, self.model = unpack_vectorizer(state["vectorizer"]), state["model"]
         return self
 
 

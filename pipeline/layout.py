@@ -202,7 +202,8 @@ def anchored_rows(frags: list[Fragment], anchor_col: int) -> list[Row]:
         gap = f.line.bbox[1] - merged[-1][-1].line.bbox[3] if merged else 0.0
         code_wrap = re.fullmatch(r"\d{3}|\d{5}", prev) and re.fullmatch(r"\d{2}", f.text)
         text_wrap = not prev[:1].isdigit() and gap < 0.2 * line_h
-        if merged and gap < 0.45 * line_h and (code_wrap or text_wrap):
+        amount_wrap = re.fullmatch(r"-?\d+\.\d?", prev) and re.fullmatch(r"\d{1,2}", f.text)
+        if merged and gap < 0.45 * line_h and (code_wrap or text_wrap or amount_wrap):
             merged[-1].append(f)
         else:
             merged.append([f])
