@@ -51,18 +51,20 @@ def page_lines_with_chars(page: "pymupdf.Page", page_number: int) -> list[tuple[
 def _runs(spans: list[dict]) -> list[list[tuple[dict, dict]]]:
     """(char, span) runs of one raw line, cut at wide gaps; spaces never start or end a run."""
     runs: list[list[tuple[dict, dict]]] = []
-    last_ink: Optional[tuple[dict, dict]] = None
+    prev: Optional[dict] = None  # the previous character, spaces included
     for span in spans:
         size = max(float(span.get("size", 10.0)), 1.0)
         for ch in span.get("chars", []):
             if ch["c"].isspace():
-                if runs:
+                # a typed space touches its neighbours; only a gap between glyphs separates cells
+                if runs and prev is not None and ch["bbox"][0] - prev["bbox"][2] <= 0.33 * size:
                     runs[-1].append((ch, span))
+                    prev = ch
                 continue
-            if last_ink is None or ch["bbox"][0] - last_ink[0]["bbox"][2] > 0.33 * size:
+            if prev is None or not runs or ch["bbox"][0] - prev["bbox"][2] > 0.33 * size:
                 runs.append([])
             runs[-1].append((ch, span))
-            last_ink = (ch, span)
+            prev = ch
     return runs
 
 
