@@ -14,7 +14,7 @@ import pymupdf
 
 from pipeline.model import Line
 
-_FLAGS = pymupdf.TEXT_PRESERVE_WHITESPACE | pymupdf.TEXT_MEDIABOX_CLIP
+_FLAGS = pymupdf.TEXT_PRESERVE_WHITESPACE | pymupdf.TEXT_MEDIABOX_CLIP | pymupdf.TEXT_INHIBIT_SPACES  # no invented spaces: gaps stay gaps
 
 
 def normalize_text(text: str) -> str:
