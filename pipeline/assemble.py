@@ -617,9 +617,9 @@ def _pdf_rows_columns(region: TableRegion, kind: str) -> tuple[list[Row], list[C
         anchor = _anchor_column(heads, frags, indicator=kind in INDICATOR_KINDS)
         rows = anchored_rows(frags, anchor) if anchor is not None else pdf_rows(frags)
         if kind in INDICATOR_KINDS and anchor is not None:
-            for j, (leaf, full) in enumerate(heads):
-                if hr.header_role(leaf, full) in ("level1", "level2"):
-                    fill_merged_column(rows, j)
+            merged = tuple(j for j, (leaf, full) in enumerate(heads) if hr.header_role(leaf, full) in ("level1", "level2"))
+            for j in merged:
+                fill_merged_column(rows, j, skip_cols=merged)
         if not specs_by_signature:
             specs_by_signature = [ColumnSpec(index=j, leaf=leaf, full=full) for j, (leaf, full) in enumerate(heads)]
         elif len(heads) != len(specs_by_signature):

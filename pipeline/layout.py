@@ -286,7 +286,7 @@ def is_pdf(lines: list[Line]) -> bool:
     return any(ln.bbox is not None for ln in lines)
 
 
-def fill_merged_column(rows: list[Row], col: int) -> None:
+def fill_merged_column(rows: list[Row], col: int, skip_cols: tuple[int, ...] = ()) -> None:
     """Give every row the text of the merged cell (一级/二级指标) that spans it.
 
     A merged cell is printed once, centred on its block of rows (ruled tables) or on the block's
@@ -294,8 +294,11 @@ def fill_merged_column(rows: list[Row], col: int) -> None:
     into blocks is chosen to fit each cell's position best (dynamic programming)."""
     if not rows:
         return
-    centers = [(min(f.line.bbox[1] for f in r.frags) + max(f.line.bbox[3] for f in r.frags)) / 2 if r.frags else 0.0
-               for r in rows]
+    def center(r: Row) -> float:
+        own = [f for c, cell in r.cells.items() if c != col and c not in skip_cols for f in cell.frags]
+        own = own or r.frags
+        return (min(f.line.bbox[1] for f in own) + max(f.line.bbox[3] for f in own)) / 2 if own else 0.0
+    centers = [center(r) for r in rows]
     pieces = sorted((f for r in rows if col in r.cells for f in r.cells.pop(col).frags),
                     key=lambda f: (f.line.bbox[1], f.line.bbox[0]))
     if not pieces:
