@@ -18,17 +18,21 @@ examples:
 
 
 def _cmd_extract(args: argparse.Namespace) -> int:
-    from pipeline.run import extract_paths
+    from pipeline.run import ExtractError, extract_paths
 
-    summary = extract_paths(
-        [Path(p) for p in args.paths],
-        Path(args.out),
-        model=args.model,
-        workers=args.workers,
-        force=args.force,
-        timeout_s=args.timeout,
+    try:
+            summary = extract_paths(
+            [Path(p) for p in args.paths],
+            Path(args.out),
+            model=args.model,
+            workers=args.workers,
+            force=args.force,
+            timeout_s=args.timeout,
         progress=not args.quiet,
-    )
+        )
+    except ExtractError as exc:
+        print(f"budgetdoc extract: {exc}", file=sys.stderr)
+        return 2
     print(summary.render())
     return 0
 
