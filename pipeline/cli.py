@@ -21,14 +21,14 @@ def _cmd_extract(args: argparse.Namespace) -> int:
     from pipeline.run import ExtractError, extract_paths
 
     try:
-            summary = extract_paths(
+        summary = extract_paths(
             [Path(p) for p in args.paths],
             Path(args.out),
             model=args.model,
             workers=args.workers,
             force=args.force,
             timeout_s=args.timeout,
-        progress=not args.quiet,
+            progress=not args.quiet,
         )
     except ExtractError as exc:
         print(f"budgetdoc extract: {exc}", file=sys.stderr)
