@@ -26,15 +26,12 @@ def _char_lines(page: pymupdf.Page) -> list[tuple[str, list[tuple[str, float, fl
     return [(line.text, chars) for line, chars in page_lines_with_chars(page, 0)]
 
 
-def _match(frags: list[Fragment], ch: str, x: float, y: float) -> Optional[tuple[Fragment, int]]:
-    best = None
+def _match(frags: list[Fragment], x: float, y: float) -> Optional[Fragment]:
+    """The fragment drawn on this baseline whose horizontal extent holds the char origin."""
     for f in frags:
         if abs(f.baseline - y) < 0.6 and f.x - 0.6 <= x < f.x1 - 0.05:
-            best = f
-            break
-    if best is None:
-        return None
-    return best, -1
+            return f
+    return None
 
 
 def annotate_page(page: pymupdf.Page, state: PageState, line_id_start: int) -> tuple[list[dict[str, Any]], int]:
@@ -49,13 +46,12 @@ def annotate_page(page: pymupdf.Page, state: PageState, line_id_start: int) -> t
     for line, (text, chars) in zip(lines, char_lines):
         owners: list[Optional[tuple[Fragment, int]]] = []
         for ch, x, y in chars:
-            m = _match(state.fragments, ch, x, y)
-            if m is None:
+            frag = _match(state.fragments, x, y)
+            if frag is None:
                 if not ch.isspace():
                     raise UnmatchedLine(f"page {state.number}: {ch!r} at ({x:.1f},{y:.1f}) of line {text!r}")
                 owners.append(None)
                 continue
-            frag = m[0]
             if ch.isspace() and ch not in frag.text[consumed.get(id(frag), 0):]:
                 owners.append(None)  # a space the extractor inserted between text objects
                 continue
