@@ -457,6 +457,32 @@ def span_indicator_records(table: Table, lines: list[Line], project: Optional[st
     return records
 
 
+def _tagged_text(row: Row, labels: tuple[str, ...]) -> Optional[str]:
+    for col in sorted(row.cells):
+        cell = row.cells[col]
+        if any(lab in labels for lab in cell.labels) and cell.prob >= 0.5:
+            return cell.text
+    return None
+
+
+def _project_in_row(table: Table, row: Row, i: int, unit: Optional[str]) -> Optional[Record]:
+    name = _tagged_text(row, ("project",))
+    if not name:
+        return None
+    code = _tagged_text(row, ("project_code",))
+    amounts = [parse_amount(row.cells[c].text) for c in sorted(row.cells) if "amount" in row.cells[c].labels]
+    amounts = [a for a in amounts if a is not None]
+    first = row.first_line
+    return Record(
+        record_id=f"{table.table_id}-p{i}", type="project", table_id=table.table_id, page=first.page,
+        line=first.line_no, bbox=row.bbox,
+        fields={"name": name, "code": re.sub(r"\D", "", code) if code else None, "implementing_unit": unit,
+                "amount": amounts[0] if amounts else None, "goal": None},
+        field_confidence={"name": min((f.label_prob for f in row.frags), default=1.0)},
+        source_lines=[(f.line.page, f.line.index) for f in row.frags],
+    )
+
+
 def _cells_by_tagged_role(row: Row) -> dict[str, str]:
     out: dict[str, str] = {}
     for col in sorted(row.cells):
@@ -474,7 +500,15 @@ def indicator_records(table: Table, specs: list[ColumnSpec], rows: list[Row], pr
     carried: dict[str, Optional[str]] = {"level1": None, "level2": None}
     role_cols = {s.role: s for s in specs if s.role in hr.INDICATOR_ROLES}
     level1_by_col: dict[int, Optional[str]] = {}
+    unit: Optional[str] = None
     for i, row in enumerate(rows):
+        tagged_unit = _tagged_text(row, ("implementing_unit", "department"))
+        if tagged_unit:
+            unit = tagged_unit
+        row_project = _project_in_row(table, row, i, unit)
+        if row_project is not None:  # wide tables list one project per row group
+            records.append(row_project)
+            project, project_code = row_project.fields["name"], row_project.fields["code"]
         fields: dict = {r: (join_fragments([row.text(s.index)]) or None) for r, s in role_cols.items()}
         wide = _wide_indicator_pairs(row, specs, level1_by_col)
         if wide:
