@@ -587,30 +587,54 @@ def _indicator_record(table: Table, row: Row, suffix: str, fields: dict, project
     )
 
 
-PROJECT_TITLE_RE = re.compile(r"^\s*(?:\d+\s*[、.．]\s*)?(.+?)(?:项目)?绩效(?:目标|自评)表?\s*$")
+PROJECT_TITLE_RE = re.compile(r"^\s*(?:\d+\s*[、.．]\s*)?(.+?)(?:项目)?(?:支出)?绩效(?:目标|自评)表?\s*$")
+YEAR_PREFIX_RE = re.compile(r"^(?:20\d{2}\s*年度?)")
 
 
-def project_from_region(region: TableRegion, table: Table) -> Optional[Record]:
-    if table.kind not in {"performance_targets", "performance_self_evaluation"}:
+def _span_texts(lines: list[Line], labels: tuple[str, ...]) -> list[str]:
+    return [ln.text[sp.start:sp.end].strip() for ln in lines for sp in sorted(ln.spans, key=lambda sp: sp.start)
+            if sp.label in labels and sp.prob >= 0.5]
+
+
+def project_from_region(region: TableRegion, table: Table, department: Optional[str] = None) -> Optional[Record]:
+    """The project a performance table is about: its name from the tagged 项目名称 cell, else from
+    the title; a department-wide table is about the department itself."""
+    if table.kind not in {"performance_targets", "performance_self_evaluation", "department_performance"}:
         return None
-    m = PROJECT_TITLE_RE.match(region.title.replace("\n", ""))
-    name = m.group(1).strip(" 、") if m else None
-    goal_parts, code, unit = [], None, None
-    for ln in region.project_lines:
-        text = ln.text.replace("\t", " ").strip()
-        mcode = re.match(r"^(\d{6,})\s+(.+)$", text)
-        if mcode and code is None:
-            code, unit = mcode.group(1), mcode.group(2).strip()
-            continue
-        goal_parts.append(re.sub(r"^(年度)?(总体)?绩效目标[:：]?", "", text).strip())
+    lines = region.project_lines
+    tagged_names = _span_texts(lines, ("project",))
+    units = _span_texts(lines, ("implementing_unit", "department"))
+    codes = _span_texts(lines, ("project_code",))
+    amounts = [a for a in (parse_amount(t) for t in _span_texts(lines, ("amount",))) if a is not None]
+    goals = _span_texts(lines, ("goal",))
+    name = tagged_names[0] if tagged_names else None
+    if table.kind == "department_performance":
+        name = name or (units[0] if units else department)
+    if not name:
+        m = PROJECT_TITLE_RE.match(region.title.replace("\n", ""))
+        name = YEAR_PREFIX_RE.sub("", m.group(1)).strip(" 、") if m else None
+        if name and name.endswith("项目"):
+            name = name[:-2]
+    code, unit = (re.sub(r"\D", "", codes[0]) if codes else None), (units[0] if units else None)
+    goal_parts = goals
+    if not goal_parts:
+        for ln in lines:
+            text = ln.text.replace("\t", " ").strip()
+            mcode = re.match(r"^(\d{6,})\s+(.+)$", text)
+            if mcode and code is None:
+                code, unit = mcode.group(1), unit or mcode.group(2).strip()
+                continue
+            if re.match(r"^(年度)?(总体)?绩效目标", text):
+                goal_parts.append(re.sub(r"^(年度)?(总体)?绩效目标[:：]?", "", text).strip())
     if not name:
         return None
     first = (region.title_lines or region.project_lines)[0]
     return Record(
         record_id=f"{table.table_id}-p", type="project", table_id=table.table_id, page=first.page,
-        line=first.line_no, fields={"name": name, "code": code, "implementing_unit": unit, "amount": None,
+        line=first.line_no, fields={"name": name, "code": code, "implementing_unit": unit,
+                                    "amount": amounts[0] if amounts else None,
                                     "goal": join_fragments(goal_parts) or None},
-        field_confidence={"name": min(ln.label_prob for ln in region.title_lines) if region.title_lines else 0.5},
+        field_confidence={"name": min((ln.label_prob for ln in region.title_lines + lines), default=0.5)},
     )
 
 
@@ -749,7 +773,7 @@ def assemble(doc: Document, header_model: Optional[HeaderModel] = None) -> Docum
                     s.role, s.key, s.key_prob = hr.ROLE_VALUE, s.role, 0.9
                     table.columns.append(Column(key=s.key, header=s.full or s.leaf))
         if kind in INDICATOR_KINDS and has_indicator_columns:
-            proj = project_from_region(region, table)
+            proj = project_from_region(region, table, doc.department.name)
             if proj:
                 doc.records.append(proj)
             name, code = (proj.fields["name"], proj.fields["code"]) if proj else (None, None)

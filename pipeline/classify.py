@@ -21,6 +21,7 @@ from pipeline.model import SECTION_LABELS, Document, Line, Page
 SECTION_FILE = "section.skops"
 # Types a model file may contain: loading refuses anything else (skops never unpickles blindly).
 TRUSTED_PREFIXES = ("sklearn.", "numpy.", "scipy.", "builtins.")
+WINDOWS = (5, 15)  # half-widths of the windows whose mean first-pass probabilities the second pass sees
 PagesLike = Union[Document, Sequence[Page], Page]
 
 
@@ -32,7 +33,8 @@ def _pages(obj: PagesLike) -> list[Page]:
     return list(obj)
 
 
-def _context_features(pages: Sequence[Page], probs: np.ndarray, labels: Sequence[str]) -> list[Features]:
+def _context_features(pages: Sequence[Page], probs: np.ndarray, labels: Sequence[str],
+                      windows: Sequence[int] = (5, 15)) -> list[Features]:
     """First-pass probabilities of each line's reading-order neighbours and row mates."""
     out: list[Features] = []
     offset = 0
@@ -49,6 +51,14 @@ def _context_features(pages: Sequence[Page], probs: np.ndarray, labels: Sequence
                 if 0 <= q < n:
                     for k, lab in enumerate(labels):
                         f[f"{name}={lab}"] = float(p[order[q], k])
+            for half in windows:
+                name = f"ctx_w{half}"
+                lo, hi = max(0, pos[i] - half), min(n, pos[i] + half + 1)
+                window = p[[order[q] for q in range(lo, hi) if q != pos[i]]]
+                if len(window):
+                    mean = window.mean(axis=0)
+                    for k, lab in enumerate(labels):
+                        f[f"{name}={lab}"] = float(mean[k])
             if mates[i]:
                 mean = p[mates[i]].mean(axis=0)
                 for k, lab in enumerate(labels):
@@ -70,6 +80,7 @@ class SectionClassifier:
         self.vectorizer2: Optional[DictVectorizer] = None
         self.second: Optional[LogisticRegression] = None
         self.labels: list[str] = list(SECTION_LABELS)
+        self.windows: tuple[int, ...] = WINDOWS
 
     # ---------------------------------------------------------------- training
 
@@ -135,7 +146,7 @@ class SectionClassifier:
         offset = 0
         for pages in doc_pages:
             n = sum(len(p.lines) for p in pages)
-            ctx = _context_features(pages, first_probs[offset:offset + n], self.labels)
+            ctx = _context_features(pages, first_probs[offset:offset + n], self.labels, self.windows)
             out.extend(ctx)
             offset += n
         return [dict(c, **_shape_only(f)) for c, f in zip(out, flat)]
@@ -160,7 +171,7 @@ class SectionClassifier:
     # ---------------------------------------------------------------- persistence
 
     def save(self, model_dir: Path) -> Path:
-        state = {"labels": list(self.labels), "c": self.c, "c_second": self.c_second,
+        state = {"labels": list(self.labels), "c": self.c, "c_second": self.c_second, "windows": list(self.windows),
                  "vectorizer": pack_vectorizer(self.vectorizer), "first": self.first,
                  "vectorizer2": pack_vectorizer(self.vectorizer2), "second": self.second}
         return save_skops(state, Path(model_dir) / SECTION_FILE)
@@ -170,6 +181,7 @@ class SectionClassifier:
         state: dict[str, Any] = load_skops(Path(model_dir) / SECTION_FILE)
         self = cls(c=state["c"], c_second=state["c_second"])
         self.labels = list(state["labels"])
+        self.windows = tuple(state.get("windows", ()))
         self.vectorizer, self.first = unpack_vectorizer(state["vectorizer"]), state["first"]
         self.vectorizer2, self.second = unpack_vectorizer(state["vectorizer2"]), state["second"]
         return self

@@ -19,9 +19,9 @@ import unicodedata
 from collections import Counter
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Iterable, Optional, Sequence
+from typing import Sequence
 
-from pipeline.model import Line, Page
+from pipeline.model import Page
 
 Features = dict[str, float]
 
@@ -406,11 +406,3 @@ def page_line_features(page: Page, counts: Counter, n_pages: int) -> list[Featur
 def document_line_features(pages: Sequence[Page]) -> list[list[Features]]:
     counts = repetition_counts(pages)
     return [page_line_features(p, counts, len(pages)) for p in pages]
-
-
-def iter_flat(nested: Iterable[Iterable[Features]]) -> list[Features]:
-    return [f for group in nested for f in group]
-
-
-def line_position(line: Line) -> Optional[float]:
-    return line.bbox[0] if line.bbox else None

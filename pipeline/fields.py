@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional, Sequence
 
-from pipeline.features import CJK_RE, TOKEN_RE, cjk_words, number_shape
+from pipeline.features import AMOUNT_RE, CJK_RE, CODE_RE, TARGET_RE, TOKEN_RE, cjk_words, number_shape
 from pipeline.model import FIELD_LABELS, Document, Line, Span
 
 FIELDS_FILE = "fields.crfsuite"
@@ -77,7 +77,28 @@ def _line_context(line: Line, page_width: float) -> dict[str, float | str]:
     return f
 
 
-def token_features(tokens: Sequence[Token], line_ctx: dict[str, float | str]) -> list[dict[str, float | str]]:
+def _cell_kinds(text: str) -> list[str]:
+    """A coarse reading of each tab cell: what an indicator or budget column holds."""
+    kinds = []
+    for cell in text.split("\t"):
+        c = cell.strip()
+        if not c:
+            kinds.append("empty")
+        elif TARGET_RE.match(c):
+            kinds.append("target")
+        elif AMOUNT_RE.match(c.replace(" ", "")):
+            kinds.append("amount")
+        elif CODE_RE.match(c):
+            kinds.append("code")
+        elif CJK_RE.search(c):
+            kinds.append("cjk_long" if len(c) > 25 else "cjk_mid" if len(c) > 10 else "cjk_short")
+        else:
+            kinds.append("other")
+    return kinds
+
+
+def token_features(tokens: Sequence[Token], line_ctx: dict[str, float | str],
+                   cell_kinds: Sequence[str] = ()) -> list[dict[str, float | str]]:
     out: list[dict[str, float | str]] = []
     n = len(tokens)
     cell_tokens: dict[int, int] = {}
@@ -101,6 +122,14 @@ def token_features(tokens: Sequence[Token], line_ctx: dict[str, float | str]) ->
             "digits_only": float(bool(re.fullmatch(r"\d+", t.text))),
             "has_dot": float("." in t.text),
         }
+        if t.cell < len(cell_kinds):
+            kind = cell_kinds[t.cell]
+            f["cellkind"] = kind
+            f["sec_cellkind"] = f"{line_ctx['sec']}|{kind}"
+            f["prevcell"] = cell_kinds[t.cell - 1] if t.cell > 0 else "none"
+            f["nextcell"] = cell_kinds[t.cell + 1] if t.cell + 1 < len(cell_kinds) else "none"
+            filled_before = sum(k != "empty" for k in cell_kinds[:t.cell])
+            f["filled_before"] = str(min(filled_before, 8))
         if t.text[0].isdigit():
             f["ndigits"] = str(min(len(re.sub(r"\D", "", t.text)), 12))
         f.update({f"line:{k2}": v for k2, v in line_ctx.items()})
@@ -162,7 +191,7 @@ class FieldTagger:
         for ln in lines:
             tokens = tokenize(ln.text)
             if tokens:
-                yield ln, tokens, token_features(tokens, _line_context(ln, page_width))
+                yield ln, tokens, token_features(tokens, _line_context(ln, page_width), _cell_kinds(ln.text))
 
     def fit(self, docs_pages: Sequence[Sequence["PageLike"]]) -> "FieldTagger":
         """Train on pages whose lines carry their (gold) section label and spans."""

@@ -62,8 +62,17 @@ def key_features(leaf: str, full: str) -> dict[str, float]:
     f.update(_grams("L:", lf))
     if parent:
         f.update(_grams("P:", parent[-8:], 2))
-    f["R:" + _rule_key(leaf, full)] = 1.0
+    rule = _rule_key(leaf, full)
+    f["R:" + rule] = 1.0
     f["has_parent"] = float(bool(parent))
+    if parent:
+        # what the parent heading alone would be, and with the leaf's own reading: "事业收入/小计",
+        # "上年结转结余/一般公共预算" (a fund type under a carry-over heading is not that fund)
+        parent_key = _rule_key(parent, parent)
+        leaf_key = _rule_key(leaf, leaf)
+        f["PK:" + parent_key] = 1.0
+        f[f"PK&LK:{parent_key}|{leaf_key}"] = 1.0
+        f[f"PK&R:{parent_key}|{rule}"] = 1.0
     return f
 
 

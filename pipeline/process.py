@@ -45,8 +45,8 @@ class Processor:
 
         classify(doc, self.sections)
         tag_fields(doc, self.fields)
+        detect_metadata(doc)  # before assembly: a department-wide performance table is about the department
         assemble(doc, self.headers)
-        detect_metadata(doc)
         attach_checks(doc)
         score_records(doc, self.calibrator)
         if not doc.records and doc.status == "ok":

@@ -28,7 +28,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection, wait
 from pathlib import Path
-from typing import Any, Callable, Iterator, Optional, Protocol
+from typing import Any, Callable, Iterable, Iterator, Optional, Protocol
 
 from pipeline import config
 from pipeline.extract import (
@@ -40,10 +40,12 @@ from pipeline.extract import (
     load_document,
 )
 from pipeline.model import Document
-from pipeline.output import iter_documents, validate_contract, write_records_parquet
+from pipeline.output import iter_documents, validate_contract, write_records_parquet, write_records_parts
 
 DOCUMENTS_FILE = "documents.jsonl"
 RECORDS_FILE = "records.parquet"
+RECORDS_PARTS_DIR = "records"  # the same rows as records.parquet, as part-NNNNN.parquet files
+ENGINES = ("local", "ray")
 _MAX_GRACE_S = 5.0  # hard kill this long after the soft (in-worker) limit
 
 
@@ -464,8 +466,18 @@ def plan_jobs(sources: list[Path], done: set[str], force: bool, summary: RunSumm
 
 def extract_paths(paths: list[Path], out_dir: Path, model: str, workers: int = 1, force: bool = False,
                   timeout_s: float = config.PER_FILE_TIMEOUT_S, progress: bool = True,
-                  processor_factory: ProcessorFactory = default_processor_factory) -> RunSummary:
-    """Extract every disclosure under `paths` into out_dir/documents.jsonl and records.parquet."""
+                  processor_factory: ProcessorFactory = default_processor_factory,
+                  engine: str = "local", address: Optional[str] = None) -> RunSummary:
+    """Extract every disclosure under `paths` into out_dir/documents.jsonl and records.parquet.
+
+    engine "local" runs in this process or a local pool of `workers`; engine "ray" runs on Ray Data
+    (pipeline.ray_engine) at `address` (None: a Ray instance on this machine), `workers` actors
+    (0: as many as the cluster's CPUs allow). Both write the same documents.jsonl and Parquet.
+    """
+    if engine not in ENGINES:
+        raise ExtractError(f"unknown engine {engine!r}; choose one of {', '.join(ENGINES)}")
+    if address and engine != "ray":
+        raise ExtractError("--address is for --engine ray")
     started = time.monotonic()
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -478,10 +490,16 @@ def extract_paths(paths: list[Path], out_dir: Path, model: str, workers: int = 1
     if force:
         prepare_output(documents_jsonl, redo_ids={job.doc_id for job in jobs})
 
-    if jobs:
+    if jobs and engine == "ray":
+        from pipeline.ray_engine import ray_results  # Ray is an optional extra
+
+        with ray_results(jobs, Path(model), workers, timeout_s, processor_factory, address) as results:
+            write_results(results, len(jobs), documents_jsonl, progress, summary)
+    elif jobs:
         _run_jobs(jobs, documents_jsonl, Path(model), workers, timeout_s, progress, processor_factory, summary)
     if documents_jsonl.exists():
         summary.parquet_rows = write_records_parquet(documents_jsonl, out_dir / RECORDS_FILE)
+        write_records_parts(documents_jsonl, out_dir / RECORDS_PARTS_DIR)
     summary.seconds = time.monotonic() - started
     return summary
 
@@ -496,16 +514,26 @@ def _build_processor(factory: ProcessorFactory, model_dir: Path) -> DocumentProc
 
 def _run_jobs(jobs: list[Job], documents_jsonl: Path, model_dir: Path, workers: int, timeout_s: float,
               progress: bool, factory: ProcessorFactory, summary: RunSummary) -> None:
-    from tqdm import tqdm
-
     pool: Optional[WorkerPool] = None
     if workers > 1:
         pool = WorkerPool(min(workers, len(jobs)), factory, model_dir, timeout_s)
         results = pool.run(jobs)
     else:
         results = _run_serial(jobs, _build_processor(factory, model_dir), timeout_s)
+    try:
+        write_results(results, len(jobs), documents_jsonl, progress, summary)
+    finally:
+        if pool is not None:
+            pool.close()
+
+
+def write_results(results: Iterable[dict[str, Any]], total: int, documents_jsonl: Path, progress: bool,
+                  summary: RunSummary) -> None:
+    """Append each contract to documents.jsonl as it arrives (flushed), counting it in the summary."""
+    from tqdm import tqdm
+
     started = time.monotonic()
-    bar = tqdm(total=len(jobs), unit="file", disable=not progress, file=sys.stderr, dynamic_ncols=True)
+    bar = tqdm(total=total, unit="file", disable=not progress, file=sys.stderr, dynamic_ncols=True)
     try:
         with open(documents_jsonl, "a", encoding="utf-8") as out:
             for contract in results:
@@ -518,8 +546,6 @@ def _run_jobs(jobs: list[Job], documents_jsonl: Path, model_dir: Path, workers: 
                                 failed=summary.status["failed"], refresh=False)
     finally:
         bar.close()
-        if pool is not None:
-            pool.close()
 
 
 def load_results(out_dir: Path) -> list[dict[str, Any]]:
