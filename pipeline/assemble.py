@@ -548,7 +548,9 @@ def _wide_indicator_pairs(row: Row, specs: list[ColumnSpec], level1_by_col: dict
         level3_cols = [c for c in cols if spec_by_index.get(c) and spec_by_index[c].role == "level3"]
     if len(level3_cols) < 2 and not (level3_cols and level3_cols[0] in level1_by_col):
         return []
-    header_level1 = [n for s in specs for n in LEVEL1_NAMES if n in s.full and s.role == "level3"]
+    # the 一级指标 groups as the header prints them, left to right (a group title may sit over
+    # either of its two columns)
+    header_level1 = [n for s in sorted(specs, key=lambda s: s.index) for n in LEVEL1_NAMES if n in s.full]
     header_level1 = list(dict.fromkeys(header_level1)) or list(LEVEL1_NAMES[1:])
     out = []
     for k, c in enumerate(level3_cols):
