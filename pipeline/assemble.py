@@ -411,7 +411,8 @@ def parse_target(target: Optional[str]) -> Optional[dict]:
     op = m.group(1)
     op = _OP_WORDS.get(op, op) if op else None
     unit = m.group(3).strip() or None
-    if unit and re.match(r"^年\d|^年.*[月日]", unit):  # a date such as 2022年12月前 is qualitative
+    # a date such as 2022年12月前 or 12月底前 is qualitative
+    if unit and (re.match(r"^年\d|^年.*[月日]", unit) or re.match(r"^[年月日号].*(前|底|后|内|止)$", unit)):
         return {"op": None, "value": None, "unit": None, "text": target}
     return {"op": op if op else "=", "value": float(m.group(2)), "unit": unit, "text": None}
 
