@@ -15,8 +15,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional, Sequence
 
-from pipeline.features import AMOUNT_RE, CJK_RE, CODE_RE, TARGET_RE, TOKEN_RE, cjk_words, number_shape
-from pipeline.model import FIELD_LABELS, Document, Line, Span
+from pipeline.features import AMOUNT_RE, CJK_RE, CODE_RE, TARGET_RE, TOKEN_RE, cjk_words, number_shape, reading_order
+from pipeline.model import FIELD_LABELS, Document, Line, Page, Span
 
 FIELDS_FILE = "fields.crfsuite"
 
@@ -66,7 +66,18 @@ def _word(tok: str) -> str:
     return tok if len(tok) <= 6 else tok[:2] + "…" + tok[-2:]
 
 
-def _line_context(line: Line, page_width: float) -> dict[str, float | str]:
+def _line_shape(line: Optional[Line]) -> str:
+    """What a neighbouring line is, in a word: its first token's shape and its token count."""
+    if line is None:
+        return "none"
+    toks = TOKEN_RE.findall(line.text)
+    if not toks:
+        return "empty"
+    return f"{_shape(toks[0])}/{min(len(toks), 4)}"
+
+
+def _line_context(line: Line, page_width: float, prev: Optional[Line] = None,
+                  nxt: Optional[Line] = None) -> dict[str, float | str]:
     f: dict[str, float | str] = {"sec": line.label or "none"}
     n_cells = line.text.count("\t") + 1
     f["ncells"] = str(min(n_cells, 12))
@@ -74,6 +85,10 @@ def _line_context(line: Line, page_width: float) -> dict[str, float | str]:
         f["x0b"] = str(int(line.bbox[0] / page_width * 10))
     else:
         f["x0b"] = "text"
+    # a lone "05" is a code part after "210 / 12" fragments and a row number after a name
+    f["prev"] = _line_shape(prev)
+    f["next"] = _line_shape(nxt)
+    f["prev_sec"] = (prev.label or "none") if prev is not None else "none"
     return f
 
 
@@ -122,6 +137,12 @@ def token_features(tokens: Sequence[Token], line_ctx: dict[str, float | str],
             "digits_only": float(bool(re.fullmatch(r"\d+", t.text))),
             "has_dot": float("." in t.text),
         }
+        # a space separates cells only where a row has no tabs, and only in table rows
+        space_kind = f"{line_ctx['sec']}|{'tabbed' if line_ctx['ncells'] != '1' else 'plain'}"
+        if i > 0 and tokens[i - 1].cell == t.cell and tokens[i - 1].end < t.start:
+            f["space_before"] = space_kind
+        if i + 1 < n and tokens[i + 1].cell == t.cell and t.end < tokens[i + 1].start:
+            f["space_after"] = space_kind
         if t.cell < len(cell_kinds):
             kind = cell_kinds[t.cell]
             f["cellkind"] = kind
@@ -188,10 +209,14 @@ class FieldTagger:
 
     @staticmethod
     def line_sequences(lines: Sequence[Line], page_width: float = 0.0):
-        for ln in lines:
+        """(line, tokens, token features) per non-empty line; neighbours are the adjacent lines given."""
+        for k, ln in enumerate(lines):
             tokens = tokenize(ln.text)
             if tokens:
-                yield ln, tokens, token_features(tokens, _line_context(ln, page_width), _cell_kinds(ln.text))
+                prev = lines[k - 1] if k > 0 else None
+                nxt = lines[k + 1] if k + 1 < len(lines) else None
+                ctx = _line_context(ln, page_width, prev, nxt)
+                yield ln, tokens, token_features(tokens, ctx, _cell_kinds(ln.text))
 
     def fit(self, docs_pages: Sequence[Sequence["PageLike"]]) -> "FieldTagger":
         """Train on pages whose lines carry their (gold) section label and spans."""
@@ -200,7 +225,7 @@ class FieldTagger:
         X, y = [], []
         for pages in docs_pages:
             for page in pages:
-                for ln, tokens, feats in self.line_sequences(page.lines, page.width):
+                for ln, tokens, feats in self.line_sequences(in_reading_order(page), page.width):
                     X.append(feats)
                     y.append(bio_tags(tokens, ln.spans))
         # no model_filename: crfsuite trains into a temporary file that `save` copies
@@ -241,12 +266,17 @@ class FieldTagger:
         return self
 
 
+def in_reading_order(page: Page) -> list[Line]:
+    return [page.lines[i] for i in reading_order(page)]
+
+
 PageLike = object  # a pipeline.model.Page (pages of DocExample); kept loose for typing
 
 
 def tag_fields(doc: Document, model: FieldTagger) -> Document:
     """Fill Line.spans (with probabilities) of every line of the document."""
     for page in doc.pages:
-        for ln, spans in zip(page.lines, model.tag_lines(page.lines, page.width)):
+        ordered = in_reading_order(page)
+        for ln, spans in zip(ordered, model.tag_lines(ordered, page.width)):
             ln.spans = spans
     return doc

@@ -1,0 +1,200 @@
+"""Annotation files -> training examples for the section, field and header models.
+
+One `DocExample` per annotated document: its pages as pipeline Lines carrying the gold section
+label and spans, plus the header's split, template and tables. Splits follow the header's
+`split` field; seeds are measured leave-one-seed-out.
+
+Synth documents are PDFs; the seeds are text. `stream_view` and `tabbed_view` re-express a
+PDF's lines the way a text extractor would give them (one cell fragment per line without
+positions, or one row per line with tab-separated cells), labels and spans carried over, so
+the text-input side of the models sees more than the few real text files.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any, Iterable, Iterator, Optional, Sequence
+
+from pipeline.features import reading_order, row_mates
+from pipeline.model import Line, Page, Span
+
+SPLITS = ("train", "test_doc", "test_template", "seed")
+
+
+@dataclass
+class DocExample:
+    name: str
+    split: str
+    template: str
+    origin: str
+    format: str
+    pages: list[Page]
+    tables: list[dict[str, Any]] = field(default_factory=list)
+    path: Optional[Path] = None
+    view: str = "original"
+
+    @property
+    def lines(self) -> list[Line]:
+        return [ln for p in self.pages for ln in p.lines]
+
+    @property
+    def labels(self) -> list[str]:
+        return [ln.label or "other" for ln in self.lines]
+
+
+# ------------------------------------------------------------------ loading
+
+def annotation_files(paths: Iterable[Path]) -> list[Path]:
+    found: dict[Path, None] = {}
+    for p in map(Path, paths):
+        if p.is_dir():
+            for f in sorted(p.rglob("*.jsonl")):
+                found.setdefault(f, None)
+        elif p.is_file():
+            found.setdefault(p, None)
+    return list(found)
+
+
+def _line(raw: dict[str, Any], page: int, index: int) -> Line:
+    bbox = raw.get("bbox")
+    return Line(text=raw["text"], page=page, index=index,
+                bbox=tuple(float(v) for v in bbox) if bbox else None,  # type: ignore[arg-type]
+                line_no=raw.get("line_no"), font=raw.get("font"), size=raw.get("size"),
+                bold=bool(raw.get("bold", False)), label=raw.get("label"), label_prob=1.0,
+                spans=[Span(int(s["start"]), int(s["end"]), s["label"], s.get("key")) for s in raw.get("spans") or []])
+
+
+def load_example(path: Path) -> DocExample:
+    rows = [json.loads(t) for t in Path(path).read_text(encoding="utf-8").splitlines() if t.strip()]
+    header, page_rows = rows[0], rows[1:]
+    pages = [Page(number=int(p["page"]), width=float(p.get("width") or 0.0), height=float(p.get("height") or 0.0),
+                  lines=[_line(raw, int(p["page"]), i) for i, raw in enumerate(p.get("lines") or [])])
+             for p in page_rows]
+    return DocExample(name=header["doc_name"], split=header["split"], template=header.get("template", ""),
+                      origin=header.get("origin", ""), format=header.get("format", ""), pages=pages,
+                      tables=list(header.get("tables") or []), path=Path(path))
+
+
+def load_examples(paths: Iterable[Path]) -> list[DocExample]:
+    return [load_example(f) for f in annotation_files(paths)]
+
+
+def file_fingerprints(examples: Sequence[DocExample]) -> list[dict[str, Any]]:
+    out = []
+    for ex in examples:
+        if ex.path is None:
+            continue
+        data = ex.path.read_bytes()
+        out.append({"file": ex.path.name, "split": ex.split, "bytes": len(data),
+                    "sha256": hashlib.sha256(data).hexdigest()})
+    return out
+
+
+# ------------------------------------------------------------------ splits
+
+def by_split(examples: Sequence[DocExample], *splits: str) -> list[DocExample]:
+    return [ex for ex in examples if ex.split in splits]
+
+
+def seeds(examples: Sequence[DocExample]) -> list[DocExample]:
+    return by_split(examples, "seed")
+
+
+def leave_one_seed_out(examples: Sequence[DocExample]) -> Iterator[tuple[DocExample, list[DocExample]]]:
+    """(held-out seed, the other seeds) for every seed."""
+    all_seeds = seeds(examples)
+    for held in all_seeds:
+        yield held, [s for s in all_seeds if s.name != held.name]
+
+
+# ------------------------------------------------------------------ unlabelled copies
+
+def unlabelled(pages: Sequence[Page]) -> list[Page]:
+    """The pages as inference sees them: same lines, no label, no spans."""
+    return [replace(p, lines=[replace(ln, label=None, label_prob=0.0, label_probs={}, spans=[]) for ln in p.lines])
+            for p in pages]
+
+
+# ------------------------------------------------------------------ text views of PDF documents
+
+def stream_view(ex: DocExample) -> DocExample:
+    """The PDF as plain extracted text: one line per PDF line in reading order, no layout, one page."""
+    lines: list[Line] = []
+    for page in ex.pages:
+        for i in reading_order(page):
+            ln = page.lines[i]
+            lines.append(replace(ln, page=1, index=len(lines), bbox=None, font=None, size=None, bold=False,
+                                 line_no=len(lines) * 2 + 1, spans=list(ln.spans)))
+    return replace(ex, pages=[Page(number=1, lines=lines)], format="txt", view="stream", name=ex.name + "#stream")
+
+
+def _row_groups(page: Page) -> list[list[int]]:
+    """Lines of one visual row (connected through vertical overlap), rows in reading order, cells left to right."""
+    mates = row_mates(page)
+    seen: set[int] = set()
+    groups: list[list[int]] = []
+    for i in reading_order(page):
+        if i in seen:
+            continue
+        stack, group = [i], []
+        seen.add(i)
+        while stack:
+            j = stack.pop()
+            group.append(j)
+            for k in mates[j]:
+                if k not in seen:
+                    seen.add(k)
+                    stack.append(k)
+        group.sort(key=lambda j: page.lines[j].bbox[0] if page.lines[j].bbox else 0.0)
+        groups.append(group)
+    return groups
+
+
+def _majority_label(parts: list[Line]) -> Optional[str]:
+    weight: dict[str, int] = {}
+    for ln in parts:
+        weight[ln.label or "other"] = weight.get(ln.label or "other", 0) + len(ln.text)
+    return max(weight, key=lambda k: weight[k]) if weight else None
+
+
+def tabbed_view(ex: DocExample, sep: str = "\t") -> DocExample:
+    """The PDF as tab-separated text: each visual row one line, its cells joined by `sep` (a tab, or a
+    space as some extractors print a row), one page."""
+    lines: list[Line] = []
+    for page in ex.pages:
+        for group in _row_groups(page):
+            parts = [page.lines[j] for j in group]
+            if len({p.label for p in parts}) > 1 and any(p.label in ("narrative", "table_title", "other") for p in parts):
+                chunks = [[p] for p in parts]  # a title beside a unit line stays two lines
+            else:
+                chunks = [parts]
+            for chunk in chunks:
+                text, spans, offset = "", [], 0
+                for n, p in enumerate(chunk):
+                    if n:
+                        text += sep
+                        offset += len(sep)
+                    spans.extend(Span(s.start + offset, s.end + offset, s.label, s.key) for s in p.spans)
+                    text += p.text
+                    offset += len(p.text)
+                lines.append(Line(text=text, page=1, index=len(lines), line_no=len(lines) + 1,
+                                  label=_majority_label(chunk), label_prob=1.0, spans=spans))
+    view = "tabbed" if sep == "\t" else "spaced"
+    return replace(ex, pages=[Page(number=1, lines=lines)], format="txt", view=view, name=f"{ex.name}#{view}")
+
+
+def with_text_views(examples: Sequence[DocExample], share: float = 0.5) -> list[DocExample]:
+    """The PDF examples plus a text view (stream, tabbed or space-joined rows in turn) of `share` of them."""
+    out = list(examples)
+    pdfs = [ex for ex in examples if ex.format == "pdf"]
+    step = max(int(round(1 / share)), 1) if share > 0 else 0
+    if not step:
+        return out
+    for n, ex in enumerate(pdfs):
+        if n % step:
+            continue
+        kind = (n // step) % 3
+        out.append(stream_view(ex) if kind == 0 else tabbed_view(ex) if kind == 1 else tabbed_view(ex, sep=" "))
+    return out
