@@ -458,6 +458,21 @@ def span_indicator_records(table: Table, lines: list[Line], project: Optional[st
     return records
 
 
+def _header_disagrees(row: Row, role_cols: dict[str, "ColumnSpec"]) -> bool:
+    """Most of the row's tagged cells sit under a header of another role."""
+    agree = disagree = 0
+    role_of = {s.index: r for r, s in role_cols.items()}
+    for col, cell in row.cells.items():
+        votes = [lab for lab in cell.labels if lab in hr.INDICATOR_ROLES]
+        if not votes or col not in role_of:
+            continue
+        if Counter(votes).most_common(1)[0][0] == role_of[col]:
+            agree += 1
+        else:
+            disagree += 1
+    return disagree > agree
+
+
 def _tagged_text(row: Row, labels: tuple[str, ...]) -> Optional[str]:
     for col in sorted(row.cells):
         cell = row.cells[col]
@@ -519,7 +534,8 @@ def indicator_records(table: Table, specs: list[ColumnSpec], rows: list[Row], pr
                 records.append(rec)
             continue
         tagged = _cells_by_tagged_role(row)
-        if len(tagged) >= 2:  # the tagger read the cells: trust it over column positions (merged cells shift them)
+        if len(tagged) >= 2 and _header_disagrees(row, role_cols):
+            # merged cells shifted this row against its header: the tagger's reading of each cell wins
             fields = {r: tagged.get(r) for r in set(role_cols) | set(tagged)}
         for lvl in ("level1", "level2"):
             if fields.get(lvl):
