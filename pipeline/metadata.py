@@ -87,19 +87,19 @@ def detect_metadata(doc: Document) -> Document:
 
 
 def detect_doc_kind(lines: list[Line]) -> str:
-    head = " ".join(ln.text for ln in lines[:60] if ln.label in {"table_title", "other", "narrative", None})
-    titles = " ".join(ln.text for ln in lines if ln.label == "table_title")
-    text = head + " " + titles
-    if "决算" in head:
-        return "final_accounts"
-    if "自评" in head:
-        return "performance_self_evaluation"
-    if "预算" in text:
-        return "budget"
-    if "决算" in text:
-        return "final_accounts"
-    if "自评" in text:
-        return "performance_self_evaluation"
-    if "绩效目标" in text:
+    """From the cover and the table titles; narrative prose ("编制预决算草案") does not count."""
+    heads = [ln.text for ln in lines[:60] if ln.label in {"table_title", "other", None}]
+    titles = [ln.text for ln in lines if ln.label == "table_title"]
+
+    def says(texts: list[str], word: str) -> bool:
+        return any(word in re.sub(r"预决算", "", t) for t in texts)
+    for texts in (heads, heads + titles):
+        if says(texts, "决算"):
+            return "final_accounts"
+        if says(texts, "自评"):
+            return "performance_self_evaluation"
+        if says(texts, "预算"):
+            return "budget"
+    if says(titles, "绩效目标"):
         return "performance_targets"
     return "other"
