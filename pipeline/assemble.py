@@ -557,6 +557,8 @@ def _wide_indicator_pairs(row: Row, specs: list[ColumnSpec], level1_by_col: dict
                           ) -> list[tuple[Optional[str], str, Optional[str]]]:
     """Rows of wide project tables: several (三级指标, 指标值) pairs, level 1 printed in the header."""
     spec_by_index = {s.index: s for s in specs}
+    if sum(1 for s in specs if s.role == "level3") < 2:
+        return []  # only a header with several 三级指标 columns makes a wide table
     cols = sorted(row.cells)
     tagged = any(row.cells[c].labels for c in cols)
     if tagged:
