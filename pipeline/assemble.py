@@ -575,8 +575,14 @@ def _wide_indicator_pairs(row: Row, specs: list[ColumnSpec], level1_by_col: dict
     for k, c in enumerate(level3_cols):
         target_col = next((t for t in cols if t > c and ("target" in row.cells[t].labels if tagged else
                            bool(spec_by_index.get(t) and spec_by_index[t].role == "target"))), None)
-        if len(level3_cols) >= 2:
-            # merged/blank cells shift these rows left: groups present are the rightmost header groups
+        geometric = any(f.line.bbox for f in row.cells[c].frags)
+        in_header = [n for col in (c, target_col) if col in spec_by_index for n in LEVEL1_NAMES
+                     if n in spec_by_index[col].full]
+        if geometric and in_header:  # a PDF keeps its columns under their group titles
+            level1 = in_header[0]
+            level1_by_col[c] = level1
+        elif len(level3_cols) >= 2:
+            # text exports drop blank cells and shift rows left: the groups present are the rightmost
             offset = len(header_level1) - len(level3_cols)
             level1 = header_level1[offset + k] if 0 <= offset + k < len(header_level1) else None
             level1_by_col[c] = level1
