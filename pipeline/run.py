@@ -10,7 +10,10 @@
 - workers == 1 runs in this process (time limit by SIGALRM where available); workers > 1 runs a
   pool of spawned processes, each building its Processor once; a worker over the limit is killed
   and replaced.
-- At the end records.parquet is rewritten from the whole documents.jsonl (pipeline.output).
+- At the end records.parquet is rewritten from the whole documents.jsonl (pipeline.output), and
+  the same rows as a partitioned folder records/part-NNNNN.parquet (a document's records never
+  straddle two parts), which Spark/DuckDB/Ray read in parallel.
+- engine "ray" runs the same jobs on Ray Data instead (pipeline.ray_engine): same output files.
 """
 from __future__ import annotations
 
@@ -18,6 +21,7 @@ import json
 import math
 import multiprocessing
 import os
+import shutil
 import signal
 import sys
 import threading
@@ -28,6 +32,9 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection, wait
 from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
 from typing import Any, Callable, Iterable, Iterator, Optional, Protocol
 
 from pipeline import config
@@ -40,12 +47,14 @@ from pipeline.extract import (
     load_document,
 )
 from pipeline.model import Document
-from pipeline.output import iter_documents, validate_contract, write_records_parquet, write_records_parts
+from pipeline.output import RECORDS_SCHEMA, iter_documents, record_rows, validate_contract, write_records_parquet
 
 DOCUMENTS_FILE = "documents.jsonl"
 RECORDS_FILE = "records.parquet"
 RECORDS_PARTS_DIR = "records"  # the same rows as records.parquet, as part-NNNNN.parquet files
 ENGINES = ("local", "ray")
+RECORDS_PART_ROWS = 100_000  # rows per records/part-*.parquet (candidate for pipeline.config)
+_PARQUET_BATCH_ROWS = 5000  # rows held in memory while writing a part
 _MAX_GRACE_S = 5.0  # hard kill this long after the soft (in-worker) limit
 
 
@@ -124,7 +133,8 @@ class RunSummary:
             lines.append(f"  not found: {', '.join(self.missing)}")
         outputs = str(self.out_dir / DOCUMENTS_FILE)
         if self.parquet_rows is not None:
-            outputs += f", {self.out_dir / RECORDS_FILE} ({self.parquet_rows} rows)"
+            outputs += (f", {self.out_dir / RECORDS_FILE} ({self.parquet_rows} rows, also as "
+                        f"{self.out_dir / RECORDS_PARTS_DIR}/part-*.parquet)")
         lines.append(f"  output: {outputs}")
         return "\n".join(lines)
 
@@ -392,6 +402,10 @@ class WorkerPool:
     def _live(self) -> list[_Slot]:
         return [slot for slot in self._slots if slot is not None]
 
+    def has_workers(self) -> bool:
+        """False once every worker was killed with no work left (a later run() would have none)."""
+        return bool(self._live())
+
     def _collect(self, index: int) -> Iterator[dict[str, Any]]:
         slot = self._slots[index]
         kind, payload = self._receive(slot)
@@ -546,6 +560,56 @@ def write_results(results: Iterable[dict[str, Any]], total: int, documents_jsonl
                                 failed=summary.status["failed"], refresh=False)
     finally:
         bar.close()
+
+
+def write_records_parts(documents_jsonl: Path, parts_dir: Path, rows_per_part: int = RECORDS_PART_ROWS) -> int:
+    """Rewrite parts_dir as part-NNNNN.parquet files of about rows_per_part rows; returns the part count.
+
+    Rows are streamed in small batches (memory stays flat however large the run); a part is closed
+    only between documents. Built beside the folder and swapped in, so readers never see a
+    half-written set of parts.
+    """
+    parts_dir = Path(parts_dir)
+    building = parts_dir.with_name(parts_dir.name + ".partial")
+    shutil.rmtree(building, ignore_errors=True)
+    building.mkdir(parents=True)
+    writer: Optional[pq.ParquetWriter] = None
+    parts, part_rows = 0, 0
+    batch: list[dict[str, Any]] = []
+
+    def flush_batch() -> None:
+        nonlocal batch
+        writer.write_table(pa.Table.from_pylist(batch, schema=RECORDS_SCHEMA))
+        batch = []
+
+    def open_part() -> pq.ParquetWriter:
+        return pq.ParquetWriter(building / f"part-{parts:05d}.parquet", RECORDS_SCHEMA)
+
+    for doc in iter_documents(Path(documents_jsonl)):
+        if writer is None:
+            writer = open_part()
+        for row in record_rows(doc):
+            batch.append(row)
+            part_rows += 1
+            if len(batch) >= _PARQUET_BATCH_ROWS:
+                flush_batch()
+        if part_rows >= rows_per_part:
+            flush_batch()
+            writer.close()
+            writer, parts, part_rows = None, parts + 1, 0
+    if writer is None and parts == 0:  # no records at all: one empty part still holds the schema
+        writer = open_part()
+    if writer is not None:
+        flush_batch()
+        writer.close()
+        parts += 1
+    retired = parts_dir.with_name(parts_dir.name + ".old")
+    shutil.rmtree(retired, ignore_errors=True)
+    if parts_dir.exists():
+        os.replace(parts_dir, retired)
+    os.replace(building, parts_dir)
+    shutil.rmtree(retired, ignore_errors=True)
+    return parts
 
 
 def load_results(out_dir: Path) -> list[dict[str, Any]]:
