@@ -10,10 +10,14 @@ from pipeline import config
 EPILOG = """\
 examples:
   budgetdoc extract samples/ --out out/            extract every disclosure under samples/
+  budgetdoc extract pdfs/ --out out/ --engine ray --address auto --workers 0
+                                                   the same on the Ray cluster of this node
   budgetdoc synth 20 --out /tmp/synth --seed 7     render 20 annotated disclosure PDFs
   budgetdoc annotations validate annotations/      check annotation files
   budgetdoc train                                  retrain the models from annotations/
   budgetdoc evaluate                               score the shipped models on held-out documents
+  budgetdoc promote                                make the challenger champion if it is better
+  budgetdoc ui                                     browse and compare runs at http://127.0.0.1:5000
 """
 
 
@@ -21,14 +25,21 @@ def _cmd_extract(args: argparse.Namespace) -> int:
     from pipeline.run import ExtractError, extract_paths
 
     try:
+        model = _resolve_model(args.model)
+    except Exception as exc:  # registry unreachable, unknown alias: one clear line, not a traceback
+        print(f"budgetdoc extract: cannot load model {args.model}: {exc}", file=sys.stderr)
+        return 2
+    try:
         summary = extract_paths(
             [Path(p) for p in args.paths],
             Path(args.out),
-            model=args.model,
+            model=model,
             workers=args.workers,
             force=args.force,
             timeout_s=args.timeout,
             progress=not args.quiet,
+            engine=args.engine,
+            address=args.address,
         )
     except ExtractError as exc:
         print(f"budgetdoc extract: {exc}", file=sys.stderr)
@@ -62,14 +73,67 @@ def _cmd_annotations_validate(args: argparse.Namespace) -> int:
 
 def _cmd_train(args: argparse.Namespace) -> int:
     from training.train import train_main
+    from training.tracking import TrackingError
 
-    return train_main(args)
+    try:
+        return train_main(args)
+    except TrackingError as exc:
+        print(f"budgetdoc train: {exc}", file=sys.stderr)
+        return 2
 
 
 def _cmd_evaluate(args: argparse.Namespace) -> int:
-    from training.evaluate import evaluate_main
+    from training.train import evaluate_main
+    from training.tracking import TrackingError
 
-    return evaluate_main(args)
+    try:
+        return evaluate_main(args)
+    except TrackingError as exc:
+        print(f"budgetdoc evaluate: {exc}", file=sys.stderr)
+        return 2
+
+
+def _cmd_promote(args: argparse.Namespace) -> int:
+    from training.registry import promote_main
+    from training.tracking import TrackingError
+
+    try:
+        return promote_main(args)
+    except TrackingError as exc:
+        print(f"budgetdoc promote: {exc}", file=sys.stderr)
+        return 2
+
+
+def _cmd_ui(args: argparse.Namespace) -> int:
+    import subprocess
+
+    from training.tracking import server_command, use_tracking
+
+    uri = use_tracking(args.tracking_uri)
+    if uri.startswith(("http://", "https://")):
+        print(f"the tracking store is already a server: open {uri}")
+        return 0
+    cmd = server_command(uri, args.host, args.port)
+    print(f"MLflow UI over {uri}: http://{args.host}:{args.port}  (Ctrl-C stops it)\n"
+          f"runs of an experiment: http://{args.host}:{args.port}/#/experiments/<id>/runs; tick two runs, "
+          "then Compare", flush=True)
+    try:
+        return subprocess.call(cmd)
+    except KeyboardInterrupt:
+        return 0
+
+
+def _resolve_model(model: str) -> str:
+    """A `models:/NAME@alias` registry URI becomes the downloaded model folder; paths pass through."""
+    from training.mlflow_models import is_registry_uri
+
+    if not is_registry_uri(model):
+        return model
+    from training.mlflow_models import resolve_model_dir
+    from training.tracking import use_tracking
+
+    use_tracking(None)
+    return str(resolve_model_dir(model))
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -90,8 +154,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("paths", nargs="+", help="files or folders to read")
     p.add_argument("--out", required=True, help="output folder (created if missing)")
     p.add_argument("--model", default=str(config.MODELS_DIR),
-                   help="model folder to load (default: the shipped models/)")
-    p.add_argument("--workers", type=int, default=1, help="parallel worker processes (default 1)")
+                   help="model folder to load, or a registered model models:/NAME@alias "
+                   "(e.g. models:/budgetdoc@champion; MLFLOW_TRACKING_URI or the local mlflow.db) "
+                   "(default: the shipped models/)")
+    p.add_argument("--workers", type=int, default=1,
+                   help="parallel worker processes (default 1); with --engine ray the number of Ray actors, "
+                   "0 = as many as the cluster's CPUs allow")
+    p.add_argument("--engine", choices=("local", "ray"), default="local",
+                   help="local: this machine's processes (default); ray: Ray Data actors, on this machine "
+                   "or the cluster at --address (needs pip install 'budgetdoc[ray]')")
+    p.add_argument("--address", default=None,
+                   help="Ray cluster to run on with --engine ray: auto (the cluster of this node) or HOST:6379; "
+                   "from outside the cluster use `ray job submit` (Ray Data cannot run over ray:// clients). "
+                   "Default: start Ray on this machine")
     p.add_argument("--force", action="store_true", help="redo documents already present in the output")
     p.add_argument("--timeout", type=float, default=config.PER_FILE_TIMEOUT_S,
                    help=f"per-file time limit in seconds (default {config.PER_FILE_TIMEOUT_S})")
@@ -117,18 +192,47 @@ def build_parser() -> argparse.ArgumentParser:
     v.add_argument("paths", nargs="+", help="files or folders")
     v.set_defaults(func=_cmd_annotations_validate)
 
-    p = sub.add_parser("train", help="train every model from annotation folders")
+    tracking_help = "MLflow tracking URI (default: MLFLOW_TRACKING_URI, else the local sqlite mlflow.db)"
+    p = sub.add_parser("train", help="train every model from annotation folders and log one MLflow run",
+                       description="Train the section, field and header models from every annotation file under "
+                       "the folders, score the end-to-end pipeline on the held-out splits (test_doc, test_template), "
+                       "log params, metrics, plots and the model to MLflow, and register the model version with "
+                       "the alias 'challenger'.")
     p.add_argument("--annotations", nargs="*", default=None, help="annotation folders (default: annotations/)")
-    p.add_argument("--out", default=None, help="write the trained models here (default: a run folder)")
-    p.add_argument("--experiment", default="budgetdoc", help="MLflow experiment name")
-    p.add_argument("--tracking-uri", default=None, help="MLflow tracking URI (default: local sqlite mlflow.db)")
+    p.add_argument("--out", default=None, help="also keep the trained model folder here (default: only in MLflow)")
+    p.add_argument("--experiment", default="budgetdoc", help="MLflow experiment name (default %(default)s)")
+    p.add_argument("--tracking-uri", default=None, help=tracking_help)
+    p.add_argument("--name", default="budgetdoc", help="registered model name (default %(default)s)")
+    p.add_argument("--promote", action="store_true", help="then promote the new version to 'champion' if it is better")
     p.set_defaults(func=_cmd_train)
 
-    p = sub.add_parser("evaluate", help="score a model on held-out annotated documents")
-    p.add_argument("--model", default=str(config.MODELS_DIR), help="model folder (default: shipped models/)")
+    p = sub.add_parser("evaluate", help="score a model on held-out annotated documents (logged as an MLflow run)")
+    p.add_argument("--model", default=str(config.MODELS_DIR),
+                   help="model folder or models:/NAME@alias (default: shipped models/)")
     p.add_argument("--annotations", nargs="*", default=None, help="annotation folders (default: annotations/)")
     p.add_argument("--report", default=None, help="write a Markdown report here")
+    p.add_argument("--experiment", default="budgetdoc", help="MLflow experiment name (default %(default)s)")
+    p.add_argument("--tracking-uri", default=None, help=tracking_help)
+    p.add_argument("--no-log", action="store_true", help="print the figures only, log no MLflow run")
     p.set_defaults(func=_cmd_evaluate)
+
+    p = sub.add_parser("promote", help="move the 'champion' alias to the 'challenger' if it is better",
+                       description="Promote the registered model's 'challenger' to 'champion' when its held-out "
+                       "budget cell F1 beats the champion's and its section macro-F1 is not worse (same held-out set; "
+                       "re-evaluated when the logged sets differ). The first challenger always becomes champion. "
+                       "Exit status 3 when the challenger is refused.")
+    p.add_argument("--name", default="budgetdoc", help="registered model name (default %(default)s)")
+    p.add_argument("--annotations", nargs="*", default=None,
+                   help="annotation folders for a re-evaluation (default: annotations/)")
+    p.add_argument("--tracking-uri", default=None, help=tracking_help)
+    p.set_defaults(func=_cmd_promote)
+
+    p = sub.add_parser("ui", help="start the MLflow UI over the tracking store",
+                       description="Run `mlflow server` on 127.0.0.1 over the tracking store and print its URL.")
+    p.add_argument("--port", type=int, default=5000, help="port (default %(default)s)")
+    p.add_argument("--host", default="127.0.0.1", help="interface (default %(default)s: this machine only)")
+    p.add_argument("--tracking-uri", default=None, help=tracking_help)
+    p.set_defaults(func=_cmd_ui)
     return parser
 
 
