@@ -15,7 +15,7 @@ from typing import Optional, Protocol
 
 from pipeline import header_rules as hr
 from pipeline.layout import (
-    Cell, Fragment, Row, anchored_rows, band_of, fill_merged_column, is_pdf, is_tabbed, join_fragments, parse_amount, pdf_columns, pdf_rows,
+    Cell, Fragment, Row, anchored_rows, band_of, block_rows, fill_merged_column, is_pdf, is_tabbed, join_fragments, parse_amount, pdf_columns, pdf_rows,
     tabbed_row,
 )
 from pipeline.model import Column, Document, Line, Record, Table
@@ -178,7 +178,9 @@ def pdf_header_texts(header_lines: list[Line], bands: list[tuple[float, float]])
             per_band[i].append(ln)
     all_cells = [ln for ln in header_lines if ln.bbox and not ln.text.strip().isdigit()
                  and not ln.text.strip().startswith("栏次")]
-    lowest_cy = max(((ln.bbox[1] + ln.bbox[3]) / 2 for ln in all_cells), default=0.0)
+    # centres of whole cells: the second line of a wrapped header cell is not a lower header row
+    lowest_cy = max(((min(l.bbox[1] for l in g) + max(l.bbox[3] for l in g)) / 2 for g in _stacked_groups(all_cells)),
+                    default=0.0)
     out = []
     for (a, b), hits in zip(bands, per_band):
         groups = _stacked_groups(hits)
@@ -232,13 +234,22 @@ def add_header_columns(bands: list[tuple[float, float]], header_lines: list[Line
     boxes = [(min(l.bbox[0] for l in g), min(l.bbox[1] for l in g), max(l.bbox[2] for l in g), max(l.bbox[3] for l in g))
              for g in groups]
     added = list(bands)
+
+    def headed(band: tuple[float, float], skip: int) -> bool:
+        return any(j != skip and b[0] < band[1] and b[2] > band[0] for j, b in enumerate(boxes))
+
+    lowest = max(((b[1] + b[3]) / 2 for b in boxes), default=0.0)
     for i, (x0, y0, x1, y1) in enumerate(boxes):
+        # only the lowest header row names columns (a group title may sit between its children's texts)
+        if (y0 + y1) / 2 < lowest - 0.5 * (y1 - y0) / max(len(groups[i]), 1):
+            continue
         has_below = any(j != i and b[1] >= y1 - 1 and b[0] < x1 and b[2] > x0 for j, b in enumerate(boxes))
-        left = max((b for a, b in bands if b <= x0), default=None)
-        right = min((a for a, b in bands if a >= x1), default=None)
+        left = max((band for band in bands if band[1] <= x0), default=None, key=lambda band: band[1])
+        right = min((band for band in bands if band[0] >= x1), default=None, key=lambda band: band[0])
         clear = all(x1 < a - 4 or x0 > b + 4 for a, b in added) and left is not None and right is not None \
-            and right - left > 1.6 * (x1 - x0)
-        if not has_below and clear:
+            and right[0] - left[1] > 1.6 * (x1 - x0)
+        # a header beside a body column that has no header of its own is that column's (offset) header
+        if not has_below and clear and headed(left, i) and headed(right, i):
             added.append((x0, x1))
     return sorted(added)
 
@@ -257,14 +268,15 @@ def _parent_above(leaf: Line, header_lines: list[Line], bands: list[tuple[float,
 
     Geometry alone cannot tell a centred parent from a neighbouring one (ruling is not read), so
     the known group headers (基本支出, 本年收入 …) come first, then the nearest line above."""
-    width = (bands[-1][1] - bands[0][0]) / max(len(bands), 1)
     lcx = (leaf.bbox[0] + leaf.bbox[2]) / 2
+    leaf_band = band_of(leaf.bbox, bands)
     best, best_key = None, None
     for ln in header_lines:
         if ln is leaf or not ln.bbox or ln.bbox[3] > leaf.bbox[1] + 1 or ln.text.strip().isdigit():
             continue
         cx = (ln.bbox[0] + ln.bbox[2]) / 2
-        if not (lcx - 1.5 * width <= cx <= lcx + 3.5 * width):
+        # a group header is centred over its children: within a column to the left, four to the right
+        if not (-1 <= band_of(ln.bbox, bands) - leaf_band <= 4):
             continue
         text = re.sub(r"\s+", "", ln.text)
         known = any(g in text for g in GROUP_HEADERS)
@@ -696,11 +708,25 @@ def _pdf_rows_columns(region: TableRegion, kind: str) -> tuple[list[Row], list[C
     for page, body in sorted(by_page.items()):
         page_headers = [ln for ln in region.header_lines if ln.page == page]
         headers = page_headers or first_headers
-        bands = pdf_columns(body)
+        bands = add_header_columns(pdf_columns(body), headers)
         heads = pdf_header_texts(headers, bands)
         frags = [_fragments_of(ln, band_of(ln.bbox, bands)) for ln in body]
-        anchor = _anchor_column(heads, frags, indicator=kind in INDICATOR_KINDS)
-        rows = anchored_rows(frags, anchor) if anchor is not None else pdf_rows(frags)
+        level3_cols = [j for j, (leaf, full) in enumerate(heads) if hr.header_role(leaf, full) == "level3"]
+        if kind in INDICATOR_KINDS and len(level3_cols) >= 2:
+            # the projects' own cells (code, name, amounts) sit among the indicator rows
+            header_bottom = max((ln.bbox[3] for ln in headers if ln.page == page), default=0.0)
+            inline = [ln for ln in region.project_lines if ln.page == page and ln.bbox and ln.bbox[1] >= header_bottom - 1]
+            if inline:
+                body = sorted(body + inline, key=lambda ln: (ln.bbox[1], ln.bbox[0]))
+                bands = add_header_columns(pdf_columns(body), headers)
+                heads = pdf_header_texts(headers, bands)
+                frags = [_fragments_of(ln, band_of(ln.bbox, bands)) for ln in body]
+                level3_cols = [j for j, (leaf, full) in enumerate(heads) if hr.header_role(leaf, full) == "level3"]
+            # a wide project table: one row per indicator line, each project spanning a block of them
+            rows, anchor = block_rows(frags, level3_cols[0]), None
+        else:
+            anchor = _anchor_column(heads, frags, indicator=kind in INDICATOR_KINDS, two_sided=kind in TWO_SIDED_KINDS)
+            rows = anchored_rows(frags, anchor) if anchor is not None else pdf_rows(frags)
         if kind in INDICATOR_KINDS and anchor is not None:
             merged = tuple(j for j, (leaf, full) in enumerate(heads) if hr.header_role(leaf, full) in ("level1", "level2"))
             for j in merged:
@@ -716,10 +742,12 @@ def _pdf_rows_columns(region: TableRegion, kind: str) -> tuple[list[Row], list[C
     return all_rows, specs_by_signature
 
 
-def _anchor_column(heads: list[tuple[str, str]], frags: list[Fragment], indicator: bool = False) -> Optional[int]:
+def _anchor_column(heads: list[tuple[str, str]], frags: list[Fragment], indicator: bool = False,
+                   two_sided: bool = False) -> Optional[int]:
     """The 序号 column, else a code column: cells that never wrap mark one row each."""
     roles = [hr.header_role(leaf, full) for leaf, full in heads]
-    if not indicator and hr.ROLE_ROW_NO not in roles:
+    # a two-sided summary leaves most amounts blank on one side: its longer name column marks the rows
+    if not indicator and not two_sided and hr.ROLE_ROW_NO not in roles:
         # every budget row prints its total: the amount column with the most amounts marks the rows
         amounts: Counter = Counter(f.col for f in frags if FULL_AMOUNT_RE.match(f.text.replace(",", "")))
         per_code_col = Counter(f.col for f in frags if f.col is not None and f.col < len(roles)
@@ -805,7 +833,10 @@ def assemble(doc: Document, header_model: Optional[HeaderModel] = None) -> Docum
                 doc.records.append(proj)
             name, code = (proj.fields["name"], proj.fields["code"]) if proj else (None, None)
             if is_pdf(region.body_lines) or is_tabbed(region.body_lines + region.header_lines):
-                doc.records.extend(indicator_records(table, specs, rows, name, code))
+                found = indicator_records(table, specs, rows, name, code)
+                if proj and any(r.type == "project" and r.fields["name"] == name for r in found):
+                    doc.records.remove(proj)  # a wide table's first project row already gave it
+                doc.records.extend(found)
             else:
                 doc.records.extend(span_indicator_records(table, region.body_lines, name, code))
         else:

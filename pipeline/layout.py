@@ -145,10 +145,11 @@ def band_of(bbox, bands: list[tuple[float, float]]) -> int:
     return best
 
 
-def pdf_rows(frags: list[Fragment], rules_y: list[float] | None = None) -> list[Row]:
+def pdf_rows(frags: list[Fragment], rules_y: list[float] | None = None, join_gap: Optional[float] = None) -> list[Row]:
     """Cells from vertically adjacent fragments of a band, rows from overlapping cells.
 
-    `frags` must all be on one page and carry `col`.
+    `frags` must all be on one page and carry `col`. Fragments of one band closer than `join_gap`
+    (default 0.45 line heights) are lines of one wrapped cell.
     """
     if not frags:
         return []
@@ -162,7 +163,7 @@ def pdf_rows(frags: list[Fragment], rules_y: list[float] | None = None) -> list[
         col_frags.sort(key=lambda f: (f.line.bbox[1], f.line.bbox[0]))
         current: Optional[Cell] = None
         for f in col_frags:
-            if current is not None and _same_cell(current, f, line_h, rules_y):
+            if current is not None and _same_cell(current, f, line_h, rules_y, join_gap):
                 current.frags.append(f)
             else:
                 current = Cell(col=col, frags=[f])
@@ -200,7 +201,9 @@ def anchored_rows(frags: list[Fragment], anchor_col: int) -> list[Row]:
     for f in anchors:  # a wrapped code ("21012" / "02") is one anchor
         prev = merged[-1][-1].text if merged else ""
         gap = f.line.bbox[1] - merged[-1][-1].line.bbox[3] if merged else 0.0
-        code_wrap = re.fullmatch(r"\d{3}|\d{5}", prev) and re.fullmatch(r"\d{2}", f.text)
+        # a code broken anywhere ("21012"/"02", "208050"/"5"): the pieces make a 类/款/项 length
+        code_wrap = (re.fullmatch(r"\d{3,6}", prev) and re.fullmatch(r"\d{1,4}", f.text)
+                     and len(prev) + len(f.text) in (5, 7))
         text_wrap = not prev[:1].isdigit() and gap < 0.2 * line_h
         amount_wrap = re.fullmatch(r"-?\d+\.\d?", prev) and re.fullmatch(r"\d{1,2}", f.text)
         if merged and gap < 0.45 * line_h and (code_wrap or text_wrap or amount_wrap):
@@ -253,9 +256,10 @@ def _cluster_nearest(frags: list[Fragment], center: float, line_h: float) -> lis
     return min(clusters, key=distance)
 
 
-def _same_cell(cell: Cell, frag: Fragment, line_h: float, rules_y: list[float] | None) -> bool:
+def _same_cell(cell: Cell, frag: Fragment, line_h: float, rules_y: list[float] | None,
+               join_gap: Optional[float] = None) -> bool:
     gap = frag.line.bbox[1] - cell.y1
-    if gap > 0.45 * line_h:
+    if gap > (0.45 * line_h if join_gap is None else join_gap):
         return False
     if rules_y:
         lo, hi = cell.y1, frag.line.bbox[1]
@@ -334,3 +338,86 @@ def fill_merged_column(rows: list[Row], col: int, skip_cols: tuple[int, ...] = (
         for r in rows[k:i]:
             r.cells[col] = Cell(col=col, frags=list(cells[j - 1].frags))
         i = k
+
+
+def block_rows(frags: list[Fragment], first_inner_col: int) -> list[Row]:
+    """Rows of a wide project table: each project's cells (code, name, amounts: the columns left of
+    `first_inner_col`) are printed once, centred on the block of indicator rows they span.
+
+    Indicator rows come from geometry alone; the projects' rows are then matched to contiguous
+    blocks of them (dynamic programming on vertical centres, a block may be empty: a 合计 or unit
+    row without indicators), and each project's cells join the first row of its block, so a reader
+    going down the rows meets the project before its indicators."""
+    inner_frags = [f for f in frags if (f.col or 0) >= first_inner_col]
+    inner = pdf_rows(inner_frags, join_gap=_wrap_gap(inner_frags))
+    outer = pdf_rows([f for f in frags if (f.col or 0) < first_inner_col])
+    if not outer or not inner:
+        return sorted(inner + outer, key=lambda r: r.bbox[1])
+
+    def span(r: Row) -> tuple[float, float]:
+        b = r.bbox
+        return b[1], b[3]
+    inner_spans = [span(r) for r in inner]
+    n, m = len(inner), len(outer)
+    inf = float("inf")
+    # best[k][i]: cost of giving inner[:i] to outer[:k]
+    best = [[inf] * (n + 1) for _ in range(m + 1)]
+    back = [[0] * (n + 1) for _ in range(m + 1)]
+    best[0][0] = 0.0
+    for k in range(1, m + 1):
+        y0, y1 = span(outer[k - 1])
+        cy = (y0 + y1) / 2
+        overlaps_any = any(min(y1, b) - max(y0, a) > 0 for a, b in inner_spans)
+        for i in range(0, n + 1):
+            for j in range(0, i + 1):  # outer[k-1] takes inner[j:i]
+                if best[k - 1][j] == inf:
+                    continue
+                if j == i:
+                    cost = 0.0 if not overlaps_any else abs(cy - (inner_spans[i - 1][1] if i else y0)) + 50.0
+                else:
+                    top, bottom = inner_spans[j][0], inner_spans[i - 1][1]
+                    cost = abs(cy - (top + bottom) / 2)
+                    if not (top - 1 <= cy <= bottom + 1):
+                        cost += 50.0
+                c = best[k - 1][j] + cost
+                if c < best[k][i]:
+                    best[k][i], back[k][i] = c, j
+    # rows above the first project or below the last one keep no project
+    end = min(range(n + 1), key=lambda i: best[m][i] + (0 if i == n else 50.0 * (n - i)))
+    blocks: list[tuple[int, int]] = [(0, 0)] * m
+    i = end
+    for k in range(m, 0, -1):
+        j = back[k][i]
+        blocks[k - 1] = (j, i)
+        i = j
+    rows: list[Row] = []
+    taken = 0
+    for k, (j, i) in enumerate(blocks):
+        rows.extend(inner[taken:j])
+        if j == i:
+            rows.append(outer[k])
+        else:
+            first = inner[j]
+            for col, cell in outer[k].cells.items():
+                first.cells.setdefault(col, Cell(col=col)).frags.extend(cell.frags)
+            rows.extend(inner[j:i])
+        taken = max(taken, i)
+    rows.extend(inner[taken:])
+    return rows
+
+
+def _wrap_gap(frags: list[Fragment]) -> Optional[float]:
+    """The largest vertical gap still inside one wrapped cell: tightly ruled rows sit closer than
+    0.45 line heights, but a cell's own lines sit closer still (often overlapping)."""
+    by_col: dict[int, list[Fragment]] = {}
+    for f in frags:
+        by_col.setdefault(f.col or 0, []).append(f)
+    gaps = []
+    for col_frags in by_col.values():
+        col_frags.sort(key=lambda f: f.line.bbox[1])
+        gaps.extend(b.line.bbox[1] - a.line.bbox[3] for a, b in zip(col_frags, col_frags[1:]))
+    positive = sorted(g for g in gaps if g > 0.5)
+    if not positive:
+        return None
+    heights = [f.line.bbox[3] - f.line.bbox[1] for f in frags]
+    return min(0.45 * median(heights), 0.6 * positive[0] if len(positive) >= 3 else 0.45 * median(heights))
