@@ -350,6 +350,11 @@ def classification_of(code: Optional[str], kind: str) -> Optional[str]:
     return "functional"
 
 
+# digits and separators that do not parse ("1,2.3.4", "12 34.5"): an amount printed but unreadable, kept as
+# null so the checks treat it as missing rather than as a blank (zero) cell
+UNREADABLE_AMOUNT_RE = re.compile(r"[\d][\d.,\s]*[\d.]|[\d]")
+
+
 def budget_records(table: Table, specs: list[ColumnSpec], rows: list[Row], start_row: int) -> list[Record]:
     sides = [None] if table.kind not in TWO_SIDED_KINDS or not any(s.side for s in specs) else ["income", "expenditure"]
     records: list[Record] = []
@@ -372,14 +377,15 @@ def budget_records(table: Table, specs: list[ColumnSpec], rows: list[Row], start
             for s in cols:
                 if s.role != hr.ROLE_VALUE or s.index not in row.cells:
                     continue
-                value = parse_amount(row.text(s.index))
-                if value is None:
-                    continue
+                text = row.text(s.index)
+                value = parse_amount(text)
+                if value is None and not UNREADABLE_AMOUNT_RE.fullmatch(text.strip()):
+                    continue  # words in a value column (a note, a percentage) are not an amount at all
                 key = s.key or "extra:" + re.sub(r"\s+", "", s.leaf)
                 if key in values:
                     key = "extra:" + re.sub(r"\s+", "", s.full or s.leaf)
                 values[key] = value
-                field_conf[f"values.{key}"] = min(s.key_prob, row.cells[s.index].prob)
+                field_conf[f"values.{key}"] = min(s.key_prob, row.cells[s.index].prob, 1.0 if value is not None else 0.2)
             if not name and code is None and not values:
                 continue
             if not name and not values:

@@ -18,7 +18,8 @@ DEPT_PATTERNS = [
     re.compile(r"^\s*(\d{2,9})\s+(\S+?" + DEPT_SUFFIX + r")\s+预算年度"),
     re.compile(r"^\s*(?:\d{4}\s*年)?\s*(?P<name>\S+?" + DEPT_SUFFIX + r")\s*(?:\d{4}\s*年)?\s*部门(?:预算|决算)"),
 ]
-YEAR_PATTERNS = [re.compile(r"预算年度[:：]\s*(20\d{2})"), re.compile(r"(20\d{2})\s*年(?:度)?\s*(?:部门|单位)?(?:预算|决算)")]
+YEAR_PATTERNS = [re.compile(r"预算年度[:：]\s*(20\d{2})"), re.compile(r"(20\d{2})\s*年(?:度)?\s*(?:部门|单位)?(?:预算|决算)"),
+                 re.compile(r"(20\d{2})\s*年度?.{0,16}绩效自评")]  # a self-evaluation is about the year it evaluates
 UNIT_PATTERN = re.compile(r"(?:金额)?单位[:：]\s*(万元|千元|亿元|元)")
 
 

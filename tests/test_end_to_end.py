@@ -135,3 +135,22 @@ def test_checks_fire_on_planted_error_and_stay_quiet_otherwise(tmp_path):
     good_rec = next(r for r in outs["good"]["records"] if r.get("subject_code") == "2101501"
                     and r["values"].get("basic") == 31.45)
     assert bad_rec["confidence"] < good_rec["confidence"]
+
+
+def test_unreadable_amount_is_null_and_leaves_the_row_total_inconclusive(tmp_path):
+    seed = config.SEEDS_DIR / "001_f49da458a1f6b9c9.txt"
+    text = seed.read_text(encoding="utf-8")
+    row = "\t2101501\t行政运行\t31.45\t31.45\t0.00\n"
+    assert text.count(row) == 1
+    folder = tmp_path / "in"
+    folder.mkdir()
+    (folder / seed.name).write_text(text.replace(row, "\t2101501\t行政运行\t31.45\t3,1.4.5\t0.00\n"), encoding="utf-8")
+    extract_paths([folder], tmp_path / "out", model=str(config.MODELS_DIR), progress=False)
+    doc = _read_documents(tmp_path / "out")[0]
+    assert validate_contract(doc) == []
+    kinds = {t["table_id"]: t["kind"] for t in doc["tables"]}
+    rec = next(r for r in doc["records"] if r.get("subject_code") == "2101501"
+               and kinds.get(r["table_id"]) == "general_budget_expenditure")
+    assert "basic" in rec["values"] and rec["values"]["basic"] is None  # printed, unreadable: not a blank zero
+    assert rec["values"]["total"] == 31.45
+    assert not any(c["name"] == "row_total" and not c["ok"] for c in _row_checks(doc, "2101501", "general_budget_expenditure"))

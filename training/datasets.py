@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any, Iterable, Iterator, Optional, Sequence
 
 from pipeline.features import reading_order, row_mates
+from pipeline.layout import band_of, pdf_columns
 from pipeline.model import Line, Page, Span
 
 SPLITS = ("train", "test_doc", "test_template", "seed")
@@ -34,6 +35,7 @@ class DocExample:
     tables: list[dict[str, Any]] = field(default_factory=list)
     path: Optional[Path] = None
     view: str = "original"
+    line_tables: dict[tuple[int, int], str] = field(default_factory=dict)  # (page, line index) -> table_id
 
     @property
     def lines(self) -> list[Line]:
@@ -72,9 +74,11 @@ def load_example(path: Path) -> DocExample:
     pages = [Page(number=int(p["page"]), width=float(p.get("width") or 0.0), height=float(p.get("height") or 0.0),
                   lines=[_line(raw, int(p["page"]), i) for i, raw in enumerate(p.get("lines") or [])])
              for p in page_rows]
+    line_tables = {(int(p["page"]), i): raw["table_id"] for p in page_rows for i, raw in enumerate(p.get("lines") or [])
+                   if raw.get("table_id")}
     return DocExample(name=header["doc_name"], split=header["split"], template=header.get("template", ""),
                       origin=header.get("origin", ""), format=header.get("format", ""), pages=pages,
-                      tables=list(header.get("tables") or []), path=Path(path))
+                      tables=list(header.get("tables") or []), path=Path(path), line_tables=line_tables)
 
 
 def load_examples(paths: Iterable[Path]) -> list[DocExample]:
@@ -127,7 +131,8 @@ def stream_view(ex: DocExample) -> DocExample:
             ln = page.lines[i]
             lines.append(replace(ln, page=1, index=len(lines), bbox=None, font=None, size=None, bold=False,
                                  line_no=len(lines) * 2 + 1, spans=list(ln.spans)))
-    return replace(ex, pages=[Page(number=1, lines=lines)], format="txt", view="stream", name=ex.name + "#stream")
+    return replace(ex, pages=[Page(number=1, lines=lines)], format="txt", view="stream", name=ex.name + "#stream",
+                   line_tables={})
 
 
 def _row_groups(page: Page) -> list[list[int]]:
@@ -159,34 +164,70 @@ def _majority_label(parts: list[Line]) -> Optional[str]:
     return max(weight, key=lambda k: weight[k]) if weight else None
 
 
-def tabbed_view(ex: DocExample, sep: str = "\t") -> DocExample:
+BODY_LABELS = ("subject_row", "indicator_row")
+
+
+def _table_bands(ex: DocExample, page: Page) -> dict[str, list[tuple[float, float]]]:
+    """Column bands of each table on the page, from its body rows' x-ranges."""
+    body: dict[str, list[Line]] = {}
+    for i, ln in enumerate(page.lines):
+        table = ex.line_tables.get((page.number, i))
+        if table and ln.bbox and ln.label in BODY_LABELS:
+            body.setdefault(table, []).append(ln)
+    return {t: pdf_columns(lines) for t, lines in body.items()}
+
+
+def _aligned_cells(ex: DocExample, page: Page, group: list[int], bands: dict[str, list[tuple[float, float]]]
+                   ) -> Optional[list[list[Line]]]:
+    """The row's lines placed in their table's columns (blank cells kept), or None outside tables."""
+    tables = {ex.line_tables.get((page.number, j)) for j in group}
+    if len(tables) != 1:
+        return None
+    table_bands = bands.get(next(iter(tables)) or "")
+    if not table_bands:
+        return None
+    cells: list[list[Line]] = [[] for _ in table_bands]
+    for j in group:
+        cells[band_of(page.lines[j].bbox, table_bands)].append(page.lines[j])
+    return cells
+
+
+def tabbed_view(ex: DocExample, sep: str = "\t", aligned: bool = False) -> DocExample:
     """The PDF as tab-separated text: each visual row one line, its cells joined by `sep` (a tab, or a
-    space as some extractors print a row), one page."""
+    space as some extractors print a row), one page. `aligned`: every table row prints all its
+    table's columns, blank ones as empty cells, as spreadsheet and Word exports do (a wrapped
+    cell's second line becomes a row of its own, mostly blank)."""
     lines: list[Line] = []
     for page in ex.pages:
+        bands = _table_bands(ex, page) if aligned else {}
         for group in _row_groups(page):
             parts = [page.lines[j] for j in group]
-            if len({p.label for p in parts}) > 1 and any(p.label in ("narrative", "table_title", "other") for p in parts):
-                chunks = [[p] for p in parts]  # a title beside a unit line stays two lines
+            columns = _aligned_cells(ex, page, group, bands) if aligned else None
+            if columns is not None:
+                chunks = [columns]
+            elif len({p.label for p in parts}) > 1 and any(p.label in ("narrative", "table_title", "other") for p in parts):
+                chunks = [[[p]] for p in parts]  # a title beside a unit line stays two lines
             else:
-                chunks = [parts]
+                chunks = [[[p] for p in parts]]
             for chunk in chunks:
-                text, spans, offset = "", [], 0
-                for n, p in enumerate(chunk):
+                text, spans = "", []
+                for n, cell in enumerate(chunk):
                     if n:
                         text += sep
-                        offset += len(sep)
-                    spans.extend(Span(s.start + offset, s.end + offset, s.label, s.key) for s in p.spans)
-                    text += p.text
-                    offset += len(p.text)
+                    for p in cell:
+                        spans.extend(Span(s.start + len(text), s.end + len(text), s.label, s.key) for s in p.spans)
+                        text += p.text
+                members = [p for cell in chunk for p in cell]
                 lines.append(Line(text=text, page=1, index=len(lines), line_no=len(lines) + 1,
-                                  label=_majority_label(chunk), label_prob=1.0, spans=spans))
-    view = "tabbed" if sep == "\t" else "spaced"
-    return replace(ex, pages=[Page(number=1, lines=lines)], format="txt", view=view, name=f"{ex.name}#{view}")
+                                  label=_majority_label(members), label_prob=1.0, spans=spans))
+    view = ("aligned" if aligned else "tabbed") if sep == "\t" else "spaced"
+    return replace(ex, pages=[Page(number=1, lines=lines)], format="txt", view=view, name=f"{ex.name}#{view}",
+                   line_tables={})
 
 
 def with_text_views(examples: Sequence[DocExample], share: float = 0.5) -> list[DocExample]:
-    """The PDF examples plus a text view (stream, tabbed or space-joined rows in turn) of `share` of them."""
+    """The PDF examples plus a text view (stream, column-aligned tabbed, tabbed or space-joined rows in turn)
+    of `share` of them."""
     out = list(examples)
     pdfs = [ex for ex in examples if ex.format == "pdf"]
     step = max(int(round(1 / share)), 1) if share > 0 else 0
@@ -195,6 +236,7 @@ def with_text_views(examples: Sequence[DocExample], share: float = 0.5) -> list[
     for n, ex in enumerate(pdfs):
         if n % step:
             continue
-        kind = (n // step) % 3
-        out.append(stream_view(ex) if kind == 0 else tabbed_view(ex) if kind == 1 else tabbed_view(ex, sep=" "))
+        kind = (n // step) % 4
+        out.append(stream_view(ex) if kind == 0 else tabbed_view(ex, aligned=True) if kind == 1
+                   else tabbed_view(ex) if kind == 2 else tabbed_view(ex, sep=" "))
     return out

@@ -47,7 +47,9 @@ def build_document(index: int, tpl: Template, rng: random.Random, allow_error: b
         err = apply_deliberate_error(ctx, tables, preferred)
         if err:
             errors.append(err)
-    return DocSpec(f"synth_{index:04d}_{tpl.name}", tpl.name, dept, dept_code, year, unit, doc_kind, blocks,
+    # a self-evaluation report is published the year after the one it evaluates, and is about that year
+    fiscal_year = year if doc_kind == "budget" else year - 1
+    return DocSpec(f"synth_{index:04d}_{tpl.name}", tpl.name, dept, dept_code, fiscal_year, unit, doc_kind, blocks,
                    tables, errors, ctx.furniture())
 
 
