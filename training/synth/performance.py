@@ -128,6 +128,23 @@ def _goal_text(ctx: Context, p: Project, year: Optional[int] = None) -> str:
     return "".join(parts)
 
 
+EXPLANATION_CHECKS = (
+    "是否符合国家、省委省政府战略部署和发展规划", "是否与部门职责、工作规划和重点工作相关", "是否有明确的绩效目标",
+    "是否按规定程序审批", "是否存在截留、挤占、挪用情况", "是否按时完成年度任务", "资料是否齐全并及时归档",
+    "是否建立健全相关管理制度", "相关数据是否真实、准确、完整", "是否按规定公开相关信息",
+)
+
+
+def _explained(rng: random.Random, level3: str, short: str) -> str:
+    """A long 指标说明: the short description, what it reflects, and a numbered list of what is checked."""
+    parts = [f"{level3}：{short}" if rng.random() < 0.5 else short,
+             rng.choice(["，用以反映和考核部门（单位）预算管理的规范程度。", "，反映部门（单位）履职目标的实现情况。",
+                         "。计算公式：实际完成数/计划数×100%。"])]
+    checks = rng.sample(EXPLANATION_CHECKS, rng.randint(2, 4))
+    parts.append("".join(f"{k}.{c}；" for k, c in enumerate(checks, 1)).rstrip("；") + "。")
+    return "".join(parts)
+
+
 def department_performance_table(ctx: Context, ordinal: int) -> TableSpec:
     tid = ctx.table_id()
     b = ctx.budget
@@ -148,6 +165,10 @@ def department_performance_table(ctx: Context, ordinal: int) -> TableSpec:
         pre.append(Row([cell("预算情况" if label.startswith("部门") else ""), cell(label), None,
                         cell(t, "amount", "amount", "r"), None], "project_header"))
     inds = pick_indicators(ctx.sector.indicators, ctx.rng, ctx.rng.randint(6, 11), ctx.province, ctx.year)
+    # a separate generator: the rest of the document draws the same numbers either way
+    own = random.Random(f"{ctx.dept}|{tid}|explained")
+    if own.random() < 0.5:  # many departments explain every indicator at length (how it is computed, what is checked)
+        inds = [tuple(ind[:3]) + (_explained(own, ind[2], ind[3]),) + tuple(ind[4:]) for ind in inds]
     rows = _indicator_rows(ctx, tid, cols, inds, None, with_scores=False)
     title = ctx.title("department_performance", ordinal)
     return TableSpec(tid, "department_performance", title, cols, rows, [], pre_rows=pre)
