@@ -238,18 +238,21 @@ def add_header_columns(bands: list[tuple[float, float]], header_lines: list[Line
     def headed(band: tuple[float, float], skip: int) -> bool:
         return any(j != skip and b[0] < band[1] and b[2] > band[0] for j, b in enumerate(boxes))
 
-    lowest = max(((b[1] + b[3]) / 2 for b in boxes), default=0.0)
+    heights = sorted(l.bbox[3] - l.bbox[1] for l in lines)
+    line_h = heights[len(heights) // 2] if heights else 10.0
+    lowest_bottom = max((b[3] for b in boxes), default=0.0)
     for i, (x0, y0, x1, y1) in enumerate(boxes):
-        # only the lowest header row names columns (a group title may sit between its children's texts)
-        if (y0 + y1) / 2 < lowest - 0.5 * (y1 - y0) / max(len(groups[i]), 1):
+        # only cells reaching the header's last row name columns (a group title may sit between its
+        # children's texts, so "nothing below it" alone would not do)
+        if y1 < lowest_bottom - 0.8 * line_h:
             continue
         has_below = any(j != i and b[1] >= y1 - 1 and b[0] < x1 and b[2] > x0 for j, b in enumerate(boxes))
         left = max((band for band in bands if band[1] <= x0), default=None, key=lambda band: band[1])
         right = min((band for band in bands if band[0] >= x1), default=None, key=lambda band: band[0])
-        clear = all(x1 < a - 4 or x0 > b + 4 for a, b in added) and left is not None and right is not None \
-            and right[0] - left[1] > 1.6 * (x1 - x0)
+        clear = all(x1 < a - 4 or x0 > b + 4 for a, b in added) and (left is not None or right is not None) \
+            and (left is None or right is None or right[0] - left[1] > 1.6 * (x1 - x0))
         # a header beside a body column that has no header of its own is that column's (offset) header
-        if not has_below and clear and headed(left, i) and headed(right, i):
+        if not has_below and clear and (left is None or headed(left, i)) and (right is None or headed(right, i)):
             added.append((x0, x1))
     return sorted(added)
 
