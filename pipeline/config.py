@@ -27,3 +27,14 @@ PER_FILE_TIMEOUT_S = 300
 SUPPORTED_SUFFIXES = {".pdf": "pdf", ".txt": "txt", ".md": "md", ".html": "html", ".htm": "html", ".docx": "docx"}
 
 SYNTH_SEED = 20261123
+
+# `budgetdoc suggest`: what makes a page worth annotating (training/label_studio/suggest.py).
+SUGGEST_CONFIDENCE_WEIGHT = 1.0  # x (1 - mean record confidence of the page)
+SUGGEST_FAILED_CHECK_WEIGHT = 0.25  # per failed check on the page's records, at most 4 counted
+SUGGEST_EXTRA_COLUMN_WEIGHT = 0.25  # per extra:<header> column (a header the model could not map), at most 4
+SUGGEST_UNREAD_TABLE_WEIGHT = 0.75  # a page without records but with table-looking lines
+SUGGEST_UNREAD_TABLE_MIN_LINES = 3  # ... at least this many lines with two or more amounts
+SUGGEST_PARTIAL_WEIGHT = 0.25  # the document's status is partial
+SUGGEST_DOC_DECAY = 0.5  # each page already chosen from the same document halves the next one's gain
+SUGGEST_GROUP_DECAY = 0.8  # ... and the same department / layout lowers it this much per page
+SUGGEST_IMAGE_ZOOM = 2.0  # PDF page images at 144 dpi

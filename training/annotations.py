@@ -35,7 +35,7 @@ from pipeline.model import (
 
 FORMAT_VERSION = 1
 FORMATS = ("pdf", "txt")
-ORIGINS = ("seed", "synth")
+ORIGINS = ("seed", "synth", "label_studio")
 SPLITS = ("train", "test_doc", "test_template", "seed")
 HEADER_FIELDS = ("record", "format_version", "doc_name", "source", "source_sha256", "format", "origin",
                  "template", "split", "department", "fiscal_year", "unit", "doc_kind", "tables",
