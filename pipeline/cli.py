@@ -14,6 +14,9 @@ examples:
                                                    the same on the Ray cluster of this node
   budgetdoc synth 20 --out /tmp/synth --seed 7     render 20 annotated disclosure PDFs
   budgetdoc annotations validate annotations/      check annotation files
+  budgetdoc suggest out/ -n 50 --out ls/           the 50 pages of a run most worth annotating, as
+                                                   Label Studio tasks (ls/pdf/tasks.json, ls/text/tasks.json)
+  budgetdoc annotations import export.json         a Label Studio JSON export -> annotations/imported/
   budgetdoc train                                  retrain the models from annotations/
   budgetdoc evaluate                               score the shipped models on held-out documents
   budgetdoc promote                                make the challenger champion if it is better
@@ -71,6 +74,44 @@ def _cmd_annotations_validate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_suggest(args: argparse.Namespace) -> int:
+    from training.label_studio.suggest import SuggestError, suggest
+
+    try:
+        model = _resolve_model(args.model)
+    except Exception as exc:  # registry unreachable, unknown alias: one clear line, not a traceback
+        print(f"budgetdoc suggest: cannot load model {args.model}: {exc}", file=sys.stderr)
+        return 2
+    try:
+        result = suggest(Path(args.run_dir), args.n, Path(args.out), Path(model),
+                         [Path(p) for p in args.annotations], include_annotated=args.include_annotated,
+                         zoom=args.zoom, image_url_prefix=args.image_url_prefix, progress=not args.quiet)
+    except SuggestError as exc:
+        print(f"budgetdoc suggest: {exc}", file=sys.stderr)
+        return 2
+    print(result.render())
+    return 0 if result.chosen else 1
+
+
+def _cmd_annotations_import(args: argparse.Namespace) -> int:
+    from training.label_studio.importer import ImportFailed, import_export
+
+    try:
+        report = import_export(Path(args.export), Path(args.out), [Path(p) for p in args.annotations],
+                               overwrite=args.overwrite, dry_run=args.dry_run)
+    except ImportFailed as exc:
+        for problem in exc.problems:
+            print(problem)
+        what = "conflict(s) with existing annotations" if exc.conflicts else "problem(s)"
+        print(f"{len(exc.problems)} {what}: nothing was written", file=sys.stderr)
+        return 1
+    print(report.render())
+    if not report.imported:
+        print("nothing imported: no task has a submitted annotation", file=sys.stderr)
+        return 1
+    return 0
+
+
 def _cmd_train(args: argparse.Namespace) -> int:
     from training.train import train_main
     from training.tracking import TrackingError
@@ -121,6 +162,13 @@ def _cmd_ui(args: argparse.Namespace) -> int:
         return subprocess.call(cmd)
     except KeyboardInterrupt:
         return 0
+
+
+def _wrapped(text: str) -> str:
+    """A description for a parser whose epilog keeps its line breaks (RawDescriptionHelpFormatter)."""
+    import textwrap
+
+    return textwrap.fill(text, width=100)
 
 
 def _resolve_model(model: str) -> str:
@@ -191,6 +239,55 @@ def build_parser() -> argparse.ArgumentParser:
                         "Exit status 1 when any problem is found.")
     v.add_argument("paths", nargs="+", help="files or folders")
     v.set_defaults(func=_cmd_annotations_validate)
+    i = asub.add_parser(
+        "import", help="turn a Label Studio JSON export into annotation files (validated, all or nothing)",
+        description=_wrapped("Read a Label Studio export (Export > JSON) of tasks written by `budgetdoc suggest` and write "
+        "one annotation file per document (annotations/README.md format): the file that already holds the document "
+        "under the annotation folders, else OUT/<doc_name>.jsonl. Tasks without a submitted annotation are skipped. "
+        "A page or table the file already holds with other content is a conflict: reported with what differs, exit "
+        "status 1, nothing written (--overwrite replaces). Every file is validated before any is written."),
+        epilog="examples:\n  budgetdoc annotations import ~/Downloads/project-1-at-2026-01-05.json\n"
+        "  budgetdoc annotations import export.json --dry-run          check only\n"
+        "  budgetdoc annotations import export.json --out more_annotations/ --annotations annotations/ more_annotations/",
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    i.add_argument("export", help="the JSON file exported from Label Studio (format JSON, not JSON-MIN)")
+    i.add_argument("--out", default=str(config.ANNOTATIONS_DIR / "imported"),
+                   help="folder for documents not annotated anywhere yet (default: annotations/imported)")
+    i.add_argument("--annotations", nargs="+", default=[str(config.ANNOTATIONS_DIR)],
+                   help="annotation folders searched for a file of the same document (default: annotations/)")
+    i.add_argument("--overwrite", action="store_true", help="replace pages and tables that differ instead of stopping")
+    i.add_argument("--dry-run", action="store_true", help="check and report, write nothing")
+    i.set_defaults(func=_cmd_annotations_import)
+
+    p = sub.add_parser(
+        "suggest", help="pick the pages of an extract run most worth annotating; write Label Studio tasks",
+        description=_wrapped("Rank the pages of an extract run (RUN_DIR/documents.jsonl) by how much annotating them would "
+        "help: low record confidence, failed checks, unknown (extra:) columns, pages with table-looking lines but no "
+        "records, partial documents; pick N with diversity across documents, departments and layouts; run the "
+        "model again on those documents and write one Label Studio task per page with its predictions pre-filled: "
+        "OUT/pdf/ (page images, tasks.json, labeling_config.xml) and OUT/text/ (tasks.json, labeling_config.xml), "
+        "one Label Studio project each. Pages already annotated under --annotations are left out."),
+        epilog="examples:\n  budgetdoc extract samples/ --out run/ && budgetdoc suggest run/ -n 50 --out ls/\n"
+        "  then in Label Studio: Create Project > Labeling Setup > Code: paste ls/pdf/labeling_config.xml;\n"
+        "  Import: ls/pdf/tasks.json; label; Export > JSON; budgetdoc annotations import <export>.json",
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("run_dir", help="output folder of `budgetdoc extract` (holds documents.jsonl)")
+    p.add_argument("-n", type=int, default=50, help="number of pages to suggest (default %(default)s)")
+    p.add_argument("--out", required=True, help="folder for the tasks (created if missing)")
+    p.add_argument("--model", default=str(config.MODELS_DIR),
+                   help="model folder or models:/NAME@alias for the predictions (default: the shipped models/; "
+                   "use the model the run was extracted with)")
+    p.add_argument("--annotations", nargs="*", default=[str(config.ANNOTATIONS_DIR)],
+                   help="annotation folders: pages annotated there are not suggested (default: annotations/)")
+    p.add_argument("--include-annotated", action="store_true",
+                   help="suggest annotated pages too; their task carries the annotation to review beside the prediction")
+    p.add_argument("--zoom", type=float, default=config.SUGGEST_IMAGE_ZOOM,
+                   help="page image scale, 1.0 = 72 dpi (default %(default)s)")
+    p.add_argument("--image-url-prefix", default=None,
+                   help="refer to the page images as PREFIX + file name (e.g. Label Studio local-files serving: "
+                   "'/data/local-files/?d=ls/pdf/pages/') instead of embedding them in tasks.json")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=_cmd_suggest)
 
     tracking_help = "MLflow tracking URI (default: MLFLOW_TRACKING_URI, else the local sqlite mlflow.db)"
     p = sub.add_parser("train", help="train every model from annotation folders and log one MLflow run",
@@ -204,6 +301,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--tracking-uri", default=None, help=tracking_help)
     p.add_argument("--name", default="budgetdoc", help="registered model name (default %(default)s)")
     p.add_argument("--promote", action="store_true", help="then promote the new version to 'champion' if it is better")
+    p.add_argument("--tag", action="append", default=None, metavar="KEY=VALUE", help="add a tag to the run (repeatable)")
+    p.add_argument("--run-name", default=None, help="MLflow run name (default: train-<date>-<time>)")
+    p.add_argument("--max-synth-docs", type=int, default=None,
+                   help="generated train-split documents used at most, templates in turn (default 30)")
     p.set_defaults(func=_cmd_train)
 
     p = sub.add_parser("evaluate", help="score a model on held-out annotated documents (logged as an MLflow run)")

@@ -70,7 +70,8 @@ def trained(store):
         t0 = time.time()
         with contextlib.redirect_stdout(buf):
             code = main(["train", "--annotations", str(store[which]), str(store["held"]), "--tracking-uri",
-                         store["uri"], "--experiment", "test-budgetdoc", "--promote"])
+                         store["uri"], "--experiment", "test-budgetdoc", "--promote", "--tag", f"fixture.model={which}",
+                         "--run-name", f"train-{which}"])
         assert code == 0
         outputs[which] = buf.getvalue()
         outputs[which + "_seconds"] = time.time() - t0
@@ -104,6 +105,13 @@ def test_run_logs_params_metrics_artifacts_and_model(store, trained):
                 "held_out.section_recall.subject_row"):
         assert key in metrics, key
         assert 0.0 <= metrics[key] <= 1.0
+    # per template (headline metrics): the held-out set has one document of each of three templates
+    for template in ("wps_unruled_yuan", "henan_split_codes", "excel_column_major"):
+        assert metrics[f"template.{template}.documents"] == 1
+        assert 0.0 <= metrics[f"template.{template}.budget_cell_f1"] <= 1.0
+    assert metrics["template.excel_column_major.budget_cell_f1"] == metrics["test_template.budget_cell_f1"]
+    assert run.data.tags["fixture.model"] == "strong" and run.info.run_name == "train-strong"
+    assert len(params["model.content_sha256"]) == 64
     artifacts = {a.path for a in client.list_artifacts(run.info.run_id, "evaluation")}
     assert {"evaluation/confusion_sections.png", "evaluation/reliability.png",
             "evaluation/errors_per_document.json"} <= artifacts
@@ -191,6 +199,46 @@ def test_runs_without_a_common_held_out_hash_are_re_evaluated(store, trained, ca
         assert "budget cell F1 does not beat" in out  # same model, same figures: not better
     finally:
         client.set_registered_model_alias(NAME, "challenger", "2")
+
+
+def test_report_logs_leave_one_seed_out_figures(store, trained, tmp_path, capsys):
+    """`python -m training.report --log-mlflow` on a small corpus: the held-out groups scored by the
+    champion, each seed by a model trained without it, every figure logged per group, the report
+    files as artifacts, and the held-out hash equal to the training runs' (same held-out files)."""
+    from mlflow import MlflowClient
+
+    from training.mlflow_models import resolve_model_dir
+    from training.report import main as report_main
+
+    seeds = [SEEDS / "seed_001_yuanshi_2020.jsonl", SEEDS / "seed_002_chanhe_2022.jsonl"]
+    corpus = _folder(tmp_path, "corpus", HELD_OUT_FILES + WEAK_TRAIN + seeds)
+    model = resolve_model_dir(f"models:/{NAME}@champion")
+    before = sorted(p.name for p in model.iterdir())
+    out = tmp_path / "reports"
+    code = report_main(["--annotations", str(corpus), "--model", str(model), "--out", str(out), "--log-mlflow",
+                        "--experiment", "test-budgetdoc", "--tracking-uri", store["uri"]])
+    assert code == 0
+    run_id = capsys.readouterr().out.split("logged evaluation run ")[1].split()[0]
+    assert sorted(p.name for p in model.iterdir()) == before  # no calibration written without the flag
+    client = MlflowClient()
+    run = client.get_run(run_id)
+    metrics = run.data.metrics
+    report = json.loads((out / "evaluation.json").read_text())
+    for group, prefix in (("test_doc", "test_doc"), ("test_template", "test_template"),
+                          ("seed:seed_001_yuanshi_2020", "seed_001_yuanshi_2020"),
+                          ("seed:seed_002_chanhe_2022", "seed_002_chanhe_2022")):
+        for key in ("budget_cell_f1", "section_macro_f1", "indicator_f1", "record_exact_match"):
+            assert metrics[f"{prefix}.{key}"] == pytest.approx(report["headline"][group][key]), (prefix, key)
+    assert "test_doc.ece" not in metrics  # NaN there: the calibrator is fitted on test_doc
+    assert metrics["seed_002_chanhe_2022.documents"] == 1
+    assert run.data.tags["budgetdoc.run_type"] == "evaluation"
+    assert run.data.params["seeds.evaluation"] == "leave-one-seed-out"
+    champion_run = client.get_run(client.get_model_version_by_alias(NAME, "champion").run_id)
+    assert run.data.params["held_out.sha256"] == champion_run.data.params["held_out.sha256"]
+    assert run.data.params["model.content_sha256"] == champion_run.data.params["model.content_sha256"]
+    artifacts = {a.path for a in client.list_artifacts(run_id, "report")}
+    assert {"report/evaluation.md", "report/evaluation.json", "report/reliability.png",
+            "report/errors_per_document.json"} <= artifacts
 
 
 def test_extract_with_registered_champion(store, trained, tmp_path, capsys):

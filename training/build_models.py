@@ -51,16 +51,19 @@ class TrainedModels:
 # ------------------------------------------------------------------ training
 
 def training_documents(examples: Sequence[DocExample], max_synth: int = MAX_SYNTH_DOCS) -> list[DocExample]:
-    """The train split (at most `max_synth` generated documents, templates taken in turn) plus every seed."""
+    """The train split (at most `max_synth` generated documents, templates taken in turn; every
+    hand-annotated one, e.g. pages imported from Label Studio) plus every seed."""
     by_template: dict[str, list[DocExample]] = {}
-    for ex in sorted(by_split(examples, "train"), key=lambda e: e.name):
+    train = by_split(examples, "train")
+    for ex in sorted((ex for ex in train if ex.origin == "synth"), key=lambda e: e.name):
         by_template.setdefault(ex.template, []).append(ex)
     chosen: list[DocExample] = []
     while len(chosen) < max_synth and any(by_template.values()):
         for tpl in sorted(by_template):
             if by_template[tpl] and len(chosen) < max_synth:
                 chosen.append(by_template[tpl].pop(0))
-    return sorted(chosen, key=lambda e: e.name) + seeds(examples)
+    hand = [ex for ex in train if ex.origin != "synth"]
+    return sorted(chosen + hand, key=lambda e: e.name) + seeds(examples)
 
 
 def train_section(train: Sequence[DocExample]) -> SectionClassifier:

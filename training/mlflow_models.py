@@ -97,6 +97,65 @@ def log_model_folder(model_dir: Path, registered_name: Optional[str], artifact_n
     )
 
 
+# ------------------------------------------------------------------ what a model folder holds
+
+MODEL_FILES = ("section.skops", "fields.crfsuite", "header_keys.skops", "table_kind.skops")
+
+
+def _feed(h, obj: Any) -> None:
+    """Hash a loaded model state canonically: dict keys sorted, arrays by dtype, shape and bytes."""
+    import numpy as np
+
+    if isinstance(obj, dict):
+        h.update(b"{")
+        for key in sorted(obj, key=str):
+            _feed(h, key)
+            _feed(h, obj[key])
+        h.update(b"}")
+    elif isinstance(obj, (list, tuple)):
+        h.update(b"[")
+        for item in obj:
+            _feed(h, item)
+        h.update(b"]")
+    elif isinstance(obj, np.ndarray):
+        h.update(f"nd{obj.dtype.str}{obj.shape}".encode())
+        if obj.dtype == object:
+            _feed(h, obj.tolist())
+        else:
+            h.update(np.ascontiguousarray(obj).tobytes())
+    elif obj is None or isinstance(obj, (str, bytes, bool, int, float, np.generic)):
+        h.update(f"{type(obj).__name__}:{obj!r};".encode())
+    elif hasattr(obj, "__dict__"):
+        h.update(f"<{type(obj).__module__}.{type(obj).__qualname__}>".encode())
+        _feed(h, vars(obj))
+    else:
+        raise TypeError(f"cannot fingerprint {type(obj)}")
+
+
+def model_digest(model_dir: Path) -> dict[str, str]:
+    """sha256 per model file of what it holds, and `all` over them: equal digests mean equal models.
+    A .skops file's bytes differ on every save (skops names its arrays by Python object id), so
+    those are loaded and hashed by content; the CRF file is hashed as bytes."""
+    from pipeline.classify import load_skops
+
+    out: dict[str, str] = {}
+    for name in MODEL_FILES:
+        path = Path(model_dir) / name
+        if not path.exists():
+            continue
+        h = hashlib.sha256()
+        if path.suffix == ".skops":
+            _feed(h, load_skops(path))
+        else:
+            h.update(path.read_bytes())
+        out[name] = h.hexdigest()
+    total = hashlib.sha256()
+    for name, digest in sorted(out.items()):
+        total.update(f"{name}={digest};".encode())
+    out["all"] = total.hexdigest()
+    return out
+
+
 # ------------------------------------------------------------------ models:/NAME@alias -> folder
 
 def is_registry_uri(model: str) -> bool:

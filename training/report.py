@@ -8,12 +8,16 @@
   split + the other two seeds), so no figure on a seed comes from a model that saw it;
 - record confidence is calibrated on the `test_doc` records (isotonic, `models/calibration.json`
   with --write-calibration) and its expected calibration error is measured on the other groups.
-Writes OUT/evaluation.md, OUT/evaluation.json, OUT/reliability.png and OUT/errors_per_document.json.
+Writes OUT/evaluation.md, OUT/evaluation.json, OUT/reliability.png and OUT/errors_per_document.json;
+with --log-mlflow also one MLflow evaluation run with every group's figures (`test_doc.*`,
+`test_template.*`, `seed_000_pingxiang_2022.*`, ...) and those files as artifacts.
 """
 from __future__ import annotations
 
 import argparse
 import json
+import math
+import re
 import shutil
 import sys
 import tempfile
@@ -28,6 +32,7 @@ from training.evaluate import (GroupScore, HEADLINE, expected_calibration_error,
                                run_on, score_document)
 
 SEED_FOLD_NAME = "budgetdoc-seed-fold"
+REPORT_FILES = ("evaluation.md", "evaluation.json", "reliability.png", "errors_per_document.json")
 
 
 def _train_without(held_name: str, examples, out_dir: Path, shipped: Path) -> Path:
@@ -124,6 +129,62 @@ def run_report(annotation_dirs: list[Path], model_dir: Path, out_dir: Path, writ
     return report
 
 
+# ------------------------------------------------------------------ MLflow
+
+def metric_group_name(group: str) -> str:
+    """A report group as a metric prefix: `seed:seed_000_x` -> `seed_000_x` (MLflow names take no colon)."""
+    name = group.split(":", 1)[1] if group.startswith("seed:") else group
+    return re.sub(r"[^\w.\- /]", "_", name)
+
+
+def report_metrics(report: dict[str, Any]) -> dict[str, float]:
+    """`<group>.<metric>` for every group of the report (NaN figures left out: test_doc's ECE is the
+    calibrator's own fit), plus the pooled ECE."""
+    out: dict[str, float] = {}
+    for group, metrics in report["headline"].items():
+        for key, value in metrics.items():
+            if isinstance(value, (int, float)) and not math.isnan(float(value)):
+                out[f"{metric_group_name(group)}.{key}"] = float(value)
+    out["ece_pooled_test_template_and_seeds"] = float(report["ece_pooled_test_template_and_seeds"])
+    out["report_seconds"] = float(report["seconds"])
+    return out
+
+
+def log_report_run(report: dict[str, Any], annotation_dirs: list[Path], model_dir: Path, out_dir: Path,
+                   experiment: str, tracking_uri: str | None = None) -> str:
+    """Log the report as one evaluation run: per-group metrics, the held-out hash of test_doc +
+    test_template (the same param as `budgetdoc train` runs, so they compare), the report files
+    as artifacts under `report/`. Returns the run id."""
+    import mlflow
+
+    from training.annotations import load_corpus
+    from training.mlflow_models import model_digest
+    from training.tracking import ensure_experiment, use_tracking
+    from training.train import HELD_OUT, HELD_OUT_HASH_PARAM, held_out_fingerprint
+
+    uri = use_tracking(tracking_uri)
+    experiment_id = ensure_experiment(experiment, uri)
+    corpus = load_corpus(annotation_dirs)
+    held = held_out_fingerprint([d for d in corpus if d.split in HELD_OUT])
+    manifest = json.loads((model_dir / "manifest.json").read_text())
+    with mlflow.start_run(experiment_id=experiment_id, run_name=time.strftime("report-%Y%m%d-%H%M%S")) as run:
+        mlflow.set_tags({"budgetdoc.run_type": "evaluation", "budgetdoc.evaluation": "report (seeds leave-one-seed-out)",
+                         "budgetdoc.model_dir": str(model_dir)})
+        mlflow.log_params({
+            "model": str(model_dir), "model.name": manifest.get("name"), "model.version": manifest.get("version"),
+            "model.content_sha256": model_digest(model_dir)["all"],
+            HELD_OUT_HASH_PARAM: held["sha256"], "held_out.files": held["files"], "held_out.bytes": held["bytes"],
+            "seeds": ", ".join(sorted(d.doc_name for d in corpus if d.split == "seed")) or "none",
+            "seeds.evaluation": "leave-one-seed-out",
+            "annotations": ", ".join(map(str, annotation_dirs)),
+        })
+        mlflow.log_metrics(report_metrics(report))
+        for name in REPORT_FILES:
+            if (out_dir / name).exists():
+                mlflow.log_artifact(str(out_dir / name), artifact_path="report")
+        return run.info.run_id
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m training.report", description=__doc__.split("\n\n")[0])
     parser.add_argument("--annotations", action="append", default=None, help="annotation folders (default: annotations/)")
@@ -131,9 +192,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", default=str(config.REPO_ROOT / "reports"), help="report folder (default: reports/)")
     parser.add_argument("--write-calibration", action="store_true",
                         help="save the calibrator fitted on test_doc into the model folder")
+    parser.add_argument("--log-mlflow", action="store_true",
+                        help="also log the figures (per group, seeds leave-one-seed-out) and the report files "
+                        "as an MLflow evaluation run")
+    parser.add_argument("--experiment", default="budgetdoc", help="MLflow experiment with --log-mlflow (default %(default)s)")
+    parser.add_argument("--tracking-uri", default=None,
+                        help="MLflow tracking URI (default: MLFLOW_TRACKING_URI, else the local sqlite mlflow.db)")
     args = parser.parse_args(argv)
     dirs = [Path(a) for a in (args.annotations or [config.ANNOTATIONS_DIR])]
-    run_report(dirs, Path(args.model), Path(args.out), args.write_calibration)
+    report = run_report(dirs, Path(args.model), Path(args.out), args.write_calibration)
+    if args.log_mlflow:
+        run_id = log_report_run(report, dirs, Path(args.model), Path(args.out), args.experiment, args.tracking_uri)
+        print(f"logged evaluation run {run_id} in experiment '{args.experiment}'")
     return 0
 
 

@@ -26,6 +26,7 @@ from training.evaluate import GroupScore, HEADLINE, format_table, reliability_pl
 
 HELD_OUT = ("test_doc", "test_template")
 POOLED = "held_out"
+TEMPLATE_PREFIX = "template."  # per-template metrics: template.<name>.<headline metric>
 DEFAULT_REGISTERED_NAME = "budgetdoc"
 CHALLENGER, CHAMPION = "challenger", "champion"
 # Metrics promotion compares (pooled over both held-out splits).
@@ -41,6 +42,7 @@ Log = Callable[[str], None]
 @dataclass
 class HeldOutResult:
     groups: dict[str, GroupScore] = field(default_factory=dict)  # test_doc, test_template, held_out
+    templates: dict[str, GroupScore] = field(default_factory=dict)  # the same documents by template
     seconds: float = 0.0
 
     @property
@@ -77,15 +79,18 @@ def evaluate_model_dir(model_dir: Path, docs, log: Log = print) -> HeldOutResult
         doc = run_on(processor, ann)
         score_document(result.groups.setdefault(ann.split, GroupScore(name=ann.split)), ann, doc)
         score_document(pooled, ann, doc)
+        score_document(result.templates.setdefault(ann.template, GroupScore(name=ann.template)), ann, doc)
     result.seconds = time.time() - t0
     log(f"scored {len(docs)} held-out documents in {result.seconds:.1f}s")
     return result
 
 
 def evaluate_in_fresh_process(model_dir: Path, annotation_dirs: Sequence[Path], log: Log = print) -> HeldOutResult:
-    """evaluate_model_dir in a new interpreter: the figures do not depend on what this process did
-    before (training leaves state behind that shifted a few indicator records in a full run), so
-    they equal what `budgetdoc evaluate` reports for the same model and files."""
+    """evaluate_model_dir in a new interpreter, as `budgetdoc evaluate` runs it: the logged figures
+    are what any later evaluation of the same model and files reports. (Scoring in the training
+    process gives the same documents, byte for byte, on the full held-out set; a difference seen
+    once came from pipeline code edited between the two runs, which a long-running process does
+    not reload.)"""
     import pickle
     import subprocess
 
@@ -117,18 +122,24 @@ def section_precision_recall(group: GroupScore) -> dict[str, float]:
 
 
 def flat_metrics(result: HeldOutResult) -> dict[str, float]:
-    """`<group>.<metric>` for every group; per-label section precision/recall/F1 included."""
+    """`<group>.<metric>` for every group, per-label section precision/recall/F1 included, and
+    `template.<name>.<metric>` (headline metrics only) for every held-out template."""
     out: dict[str, float] = {}
     for name, group in result.groups.items():
         values = {**group.metrics(), **section_precision_recall(group)}
         out.update({f"{name}.{k}": float(v) for k, v in values.items()})
+    for name, group in sorted(result.templates.items()):
+        values = group.metrics()
+        out.update({f"{TEMPLATE_PREFIX}{name}.{k}": float(values[k]) for k in HEADLINE if k in values})
     out["held_out.eval_seconds"] = round(result.seconds, 2)
     return out
 
 
 def headline_rows(result: HeldOutResult) -> dict[str, dict[str, float]]:
     order = [g for g in (*HELD_OUT, POOLED) if g in result.groups]
-    return {g: result.groups[g].metrics() for g in order}
+    rows = {g: result.groups[g].metrics() for g in order}
+    rows.update({f"template:{name}": group.metrics() for name, group in sorted(result.templates.items())})
+    return rows
 
 
 def confusion_plot(group: GroupScore, path: Path) -> Path:
@@ -231,12 +242,17 @@ class TrainOutcome:
 
 
 def train_and_log(annotation_dirs: Sequence[Path], experiment: str, tracking_uri: Optional[str],
-                  out_dir: Optional[Path], registered_name: str, log: Log = print) -> TrainOutcome:
+                  out_dir: Optional[Path], registered_name: str, log: Log = print,
+                  tags: Optional[dict[str, str]] = None, run_name: Optional[str] = None,
+                  max_synth_docs: Optional[int] = None) -> TrainOutcome:
+    """`tags` are added to the run's; `max_synth_docs` overrides how many generated train-split
+    documents are used (build_models.MAX_SYNTH_DOCS, templates taken in turn)."""
     import mlflow
 
+    from training import build_models as bm
     from training.build_models import train_all, training_documents
     from training.datasets import load_examples
-    from training.mlflow_models import log_model_folder
+    from training.mlflow_models import log_model_folder, model_digest
     from training.registry import set_alias
     from training.tracking import ensure_experiment, use_tracking
 
@@ -250,22 +266,27 @@ def train_and_log(annotation_dirs: Sequence[Path], experiment: str, tracking_uri
         raise SystemExit("no held-out documents (split test_doc or test_template) under "
                          + ", ".join(map(str, annotation_dirs)))
     seconds["load"] = time.time() - t0
-    train = training_documents(examples)
+    max_synth = bm.MAX_SYNTH_DOCS if max_synth_docs is None else max_synth_docs
+    train = training_documents(examples, max_synth=max_synth)
     log(f"{len(examples)} annotated documents; training on {len(train)}, {len(held_docs)} held out")
-    with mlflow.start_run(experiment_id=experiment_id, run_name=time.strftime("train-%Y%m%d-%H%M%S")) as run:
+    with mlflow.start_run(experiment_id=experiment_id,
+                          run_name=run_name or time.strftime("train-%Y%m%d-%H%M%S")) as run:
         run_id = run.info.run_id
-        mlflow.set_tags({"budgetdoc.run_type": "train", "budgetdoc.annotations": ", ".join(map(str, annotation_dirs))})
+        mlflow.set_tags({"budgetdoc.run_type": "train", "budgetdoc.annotations": ", ".join(map(str, annotation_dirs)),
+                         **(tags or {})})
         t = time.time()
         models = train_all(train)
         seconds["train"] = time.time() - t
         log(f"trained in {seconds['train']:.0f}s")
         params, detail = annotation_params(examples, train, held_docs)
-        mlflow.log_params({**params, **model_params(models)})
+        mlflow.log_params({**params, **model_params(models), "features.max_synth_docs": max_synth})
         with tempfile.TemporaryDirectory() as tmp:
             folder = Path(out_dir) if out_dir else Path(tmp) / "model"
             if folder.exists() and any(folder.iterdir()) and not (folder / "manifest.json").exists():
                 raise SystemExit(f"--out {folder} exists and is not a model folder; choose an empty folder")
             save_model_folder(models, train, examples, folder, registered_name, run_id)
+            # equal digests = equal models (the .skops bytes differ on every save: they embed object ids)
+            mlflow.log_param("model.content_sha256", model_digest(folder)["all"])
             result = evaluate_in_fresh_process(folder, annotation_dirs, log)
             seconds["evaluate"] = result.seconds
             metrics = flat_metrics(result)
@@ -294,11 +315,24 @@ def annotation_dirs_of(args: argparse.Namespace) -> list[Path]:
     return [Path(p) for p in (getattr(args, "annotations", None) or [config.ANNOTATIONS_DIR])]
 
 
+def key_values(pairs: Optional[Sequence[str]]) -> dict[str, str]:
+    """--tag values ["k=v", ...] -> {k: v}; a pair without '=' is refused."""
+    out: dict[str, str] = {}
+    for pair in pairs or []:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise SystemExit(f"--tag {pair!r}: expected KEY=VALUE")
+        out[key] = value
+    return out
+
+
 def train_main(args: argparse.Namespace) -> int:
     from training.registry import promote
 
     outcome = train_and_log(annotation_dirs_of(args), args.experiment, args.tracking_uri,
-                            Path(args.out) if args.out else None, args.name)
+                            Path(args.out) if args.out else None, args.name,
+                            tags=key_values(getattr(args, "tag", None)), run_name=getattr(args, "run_name", None),
+                            max_synth_docs=getattr(args, "max_synth_docs", None))
     print(f"times: " + ", ".join(f"{k} {v:.1f}s" for k, v in outcome.seconds.items()))
     if args.promote:
         decision = promote(args.name, annotation_dirs_of(args), tracking_uri=args.tracking_uri)
