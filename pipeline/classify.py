@@ -15,7 +15,8 @@ import numpy as np
 from sklearn.feature_extraction import DictVectorizer
 from sklearn.linear_model import LogisticRegression
 
-from pipeline.features import Features, document_line_features, reading_order, row_mates
+from pipeline.encode import CONTEXT_STEPS, SectionEncoder
+from pipeline.features import Features, PageOrder, document_line_features
 from pipeline.model import SECTION_LABELS, Document, Line, Page
 
 SECTION_FILE = "section.skops"
@@ -35,18 +36,19 @@ def _pages(obj: PagesLike) -> list[Page]:
 
 def _context_features(pages: Sequence[Page], probs: np.ndarray, labels: Sequence[str],
                       windows: Sequence[int] = (5, 15)) -> list[Features]:
-    """First-pass probabilities of each line's reading-order neighbours and row mates."""
+    """First-pass probabilities of each line's reading-order neighbours and row mates.
+
+    The training path; inference builds the same matrix with SectionEncoder.second_matrix."""
     out: list[Features] = []
     offset = 0
     for page in pages:
         n = len(page.lines)
         p = probs[offset:offset + n]
-        order = reading_order(page)
-        pos = {i: k for k, i in enumerate(order)}
-        mates = row_mates(page) if any(ln.bbox for ln in page.lines) else [[] for _ in page.lines]
+        po = PageOrder.of(page)
+        order, pos, mates = po.order, po.position, po.mates
         for i in range(n):
             f: Features = {}
-            for name, step in (("ctx_p1", -1), ("ctx_n1", 1), ("ctx_p2", -2), ("ctx_n2", 2)):
+            for name, step, _ in CONTEXT_STEPS:
                 q = pos[i] + step
                 if 0 <= q < n:
                     for k, lab in enumerate(labels):
@@ -81,6 +83,7 @@ class SectionClassifier:
         self.second: Optional[LogisticRegression] = None
         self.labels: list[str] = list(SECTION_LABELS)
         self.windows: tuple[int, ...] = WINDOWS
+        self._encoder: Optional[SectionEncoder] = None
 
     # ---------------------------------------------------------------- training
 
@@ -121,6 +124,7 @@ class SectionClassifier:
         self.vectorizer2 = DictVectorizer(sparse=True).fit(ctx)
         self.second = LogisticRegression(C=self.c_second, tol=1e-3, max_iter=self.max_iter).fit(
             self.vectorizer2.transform(ctx), y, sample_weight=sw)
+        self._encoder = None
         return self
 
     def _out_of_fold(self, feats, keep_idx, ys, ws, folds: int = 3) -> list[np.ndarray]:
@@ -153,16 +157,23 @@ class SectionClassifier:
 
     # ---------------------------------------------------------------- inference
 
+    @property
+    def encoder(self) -> SectionEncoder:
+        """Both passes' matrices without feature dicts, from the fitted vocabularies (same values)."""
+        if self._encoder is None:
+            self._encoder = self._build_encoder()
+        return self._encoder
+
+    def _build_encoder(self) -> SectionEncoder:
+        return SectionEncoder(self.vectorizer.vocabulary_, self.vectorizer2.vocabulary_, self.labels, self.windows)
+
     def predict_proba(self, obj: PagesLike) -> np.ndarray:
         """(n_lines, n_labels) probabilities, lines in page/line order; columns are `self.labels`."""
-        pages = _pages(obj)
-        feats = document_line_features(pages)
-        flat = [f for page in feats for f in page]
-        if not flat:
+        encoded = self.encoder.encode_pages(_pages(obj))
+        if not encoded.n_lines:
             return np.zeros((0, len(self.labels)))
-        first = _aligned_proba(self.first, self.vectorizer.transform(flat), self.labels)
-        ctx = self._second_inputs([pages], first, flat)
-        return _aligned_proba(self.second, self.vectorizer2.transform(ctx), self.labels)
+        first = _aligned_proba(self.first, self.encoder.first_matrix(encoded), self.labels)
+        return _aligned_proba(self.second, self.encoder.second_matrix(encoded, first), self.labels)
 
     def predict(self, obj: PagesLike) -> list[str]:
         probs = self.predict_proba(obj)
@@ -184,6 +195,7 @@ class SectionClassifier:
         self.windows = tuple(state.get("windows", ()))
         self.vectorizer, self.first = unpack_vectorizer(state["vectorizer"]), state["first"]
         self.vectorizer2, self.second = unpack_vectorizer(state["vectorizer2"]), state["second"]
+        self._encoder = self._build_encoder()  # now, not on the first document
         return self
 
 

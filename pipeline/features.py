@@ -14,12 +14,13 @@ from __future__ import annotations
 
 import math
 import re
+from bisect import bisect_right
 import statistics
 import unicodedata
-from collections import Counter
+from collections import Counter, OrderedDict
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Sequence
+from typing import Generic, Optional, Sequence, TypeVar
 
 from pipeline.model import Page
 
@@ -45,6 +46,35 @@ def repetition_key(text: str) -> str:
     return mask_digits(re.sub(r"\s+", "", unicodedata.normalize("NFKC", text)))
 
 
+# ------------------------------------------------------------------ caches
+
+K = TypeVar("K")
+V = TypeVar("V")
+
+
+class BoundedCache(Generic[K, V]):
+    """A least-recently-used map of at most `size` items: repeated lines are computed once, and
+    memory stays flat however long the batch."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self._items: OrderedDict[K, V] = OrderedDict()
+
+    def get(self, key: K) -> Optional[V]:
+        item = self._items.get(key)
+        if item is not None:
+            self._items.move_to_end(key)
+        return item
+
+    def put(self, key: K, item: V) -> None:
+        self._items[key] = item
+        if len(self._items) > self.size:
+            self._items.popitem(last=False)
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+
 # ------------------------------------------------------------------ word tokens
 
 _jieba_ready = False
@@ -61,7 +91,12 @@ def _jieba():
     return jieba
 
 
-@lru_cache(maxsize=200_000)
+def load_tokenizer() -> None:
+    """Load jieba's dictionary now (about a second, once per process) rather than on the first line."""
+    _jieba()
+
+
+@lru_cache(maxsize=20_000)
 def cjk_words(text: str) -> tuple[str, ...]:
     """jieba words of a CJK run (no HMM: deterministic, dictionary words only)."""
     return tuple(_jieba().cut(text, HMM=False))
@@ -141,10 +176,8 @@ def _ratio(count: int, total: int) -> float:
 
 
 def _bucket(value: float, edges: Sequence[float]) -> int:
-    for i, e in enumerate(edges):
-        if value < e:
-            return i
-    return len(edges)
+    """Index of the first edge above `value` (edges ascending); len(edges) if none is."""
+    return bisect_right(edges, value)
 
 
 def shape_features(text: str) -> Features:
@@ -286,8 +319,23 @@ def row_mates(page: Page) -> list[list[int]]:
     return out
 
 
+@dataclass
+class RowFacts:
+    """Per line of a page, what its row mates' features ask of its text (computed once per page)."""
+
+    amount: list[bool]
+    code: list[bool]
+    cjk: list[bool]
+
+    @classmethod
+    def of(cls, page: Page) -> "RowFacts":
+        texts = [normalize(ln.text).replace(" ", "") for ln in page.lines]
+        return cls(amount=[bool(AMOUNT_RE.match(t)) for t in texts], code=[bool(CODE_RE.match(t)) for t in texts],
+                   cjk=[bool(CJK_RE.search(t)) for t in texts])
+
+
 def layout_features(page: Page, geo: PageGeometry, i: int, order_pos: dict[int, int], order: list[int],
-                    mates: list[list[int]], x0_counts: Counter) -> Features:
+                    mates: list[list[int]], x0_counts: Counter, facts: "RowFacts | None" = None) -> Features:
     ln = page.lines[i]
     if not ln.bbox:
         f: Features = {"no_layout": 1.0}
@@ -326,10 +374,10 @@ def layout_features(page: Page, geo: PageGeometry, i: int, order_pos: dict[int, 
     row = mates[i]
     f[f"row_n_b={_bucket(len(row), (1, 2, 3, 5, 8))}"] = 1.0
     if row:
-        texts = [normalize(page.lines[j].text).replace(" ", "") for j in row]
-        f["row_amount_r"] = _ratio(sum(bool(AMOUNT_RE.match(t)) for t in texts), len(texts))
-        f["row_code"] = float(any(CODE_RE.match(t) for t in texts))
-        f["row_cjk_r"] = _ratio(sum(bool(CJK_RE.search(t)) for t in texts), len(texts))
+        facts = facts or RowFacts.of(page)
+        f["row_amount_r"] = _ratio(sum(facts.amount[j] for j in row), len(row))
+        f["row_code"] = float(any(facts.code[j] for j in row))
+        f["row_cjk_r"] = _ratio(sum(facts.cjk[j] for j in row), len(row))
         lefts = [page.lines[j].bbox[0] for j in row]  # type: ignore[index]
         f["row_leftmost"] = float(x0 <= min(lefts))
         f["row_rightmost"] = float(x0 >= max(lefts))
@@ -358,7 +406,25 @@ def repetition_features(text: str, counts: Counter, n_pages: int) -> Features:
 
 # ------------------------------------------------------------------ putting it together
 
-NEIGHBOUR_KEYS = ("p1", "n1", "p2", "n2")
+# neighbours in reading order whose features a line sees: (prefix, step, with their words);
+# character n-grams are never passed on
+NEIGHBOURS: tuple[tuple[str, int, bool], ...] = (("p1", -1, True), ("n1", 1, True), ("p2", -2, False), ("n2", 2, False))
+NEIGHBOUR_KEYS = tuple(name for name, _, _ in NEIGHBOURS)
+
+
+@dataclass
+class PageOrder:
+    """One page's reading order and visual rows, computed once for every stage that needs them."""
+
+    order: list[int]            # line indices in reading order
+    position: dict[int, int]    # line index -> its place in `order`
+    mates: list[list[int]]      # per line, the other lines of its visual row (PDF only)
+
+    @classmethod
+    def of(cls, page: Page) -> "PageOrder":
+        order = reading_order(page)
+        mates = row_mates(page) if has_layout(page) else [[] for _ in page.lines]
+        return cls(order=order, position={i: p for p, i in enumerate(order)}, mates=mates)
 
 
 def _prefixed(prefix: str, f: Features, keep_words: bool) -> Features:
@@ -372,31 +438,41 @@ def _prefixed(prefix: str, f: Features, keep_words: bool) -> Features:
     return out
 
 
+def page_context_features(page: Page, counts: Counter, n_pages: int, po: "PageOrder | None" = None,
+                          ) -> list[Features]:
+    """Each line's layout, repetition and bias features: its own features less its text's."""
+    po = po or PageOrder.of(page)
+    geo = PageGeometry.of(page)
+    x0_counts = Counter(round(ln.bbox[0] / 3) for ln in page.lines if ln.bbox)
+    facts = RowFacts.of(page) if any(po.mates) else None
+    out: list[Features] = []
+    for i, ln in enumerate(page.lines):
+        f = layout_features(page, geo, i, po.position, po.order, po.mates, x0_counts, facts)
+        f.update(repetition_features(ln.text, counts, n_pages))
+        f["bias"] = 1.0
+        out.append(f)
+    return out
+
+
 def page_line_features(page: Page, counts: Counter, n_pages: int) -> list[Features]:
     """Features of every line of one page, neighbours included (in reading order)."""
     if not page.lines:
         return []
-    geo = PageGeometry.of(page)
-    order = reading_order(page)
-    order_pos = {i: p for p, i in enumerate(order)}
-    mates = row_mates(page) if has_layout(page) else [[] for _ in page.lines]
-    x0_counts = Counter(round(ln.bbox[0] / 3) for ln in page.lines if ln.bbox)
+    po = PageOrder.of(page)
     own = [text_features(ln.text) for ln in page.lines]
     base: list[Features] = []
-    for i, ln in enumerate(page.lines):
-        f = dict(own[i])
-        f.update(layout_features(page, geo, i, order_pos, order, mates, x0_counts))
-        f.update(repetition_features(ln.text, counts, n_pages))
-        f["bias"] = 1.0
+    for f_text, f_context in zip(own, page_context_features(page, counts, n_pages, po)):
+        f = dict(f_text)
+        f.update(f_context)
         base.append(f)
     out: list[Features] = []
     for i in range(len(page.lines)):
-        pos = order_pos[i]
+        pos = po.position[i]
         f = dict(base[i])
-        for name, step in (("p1", -1), ("n1", 1), ("p2", -2), ("n2", 2)):
+        for name, step, keep_words in NEIGHBOURS:
             q = pos + step
-            if 0 <= q < len(order):
-                f.update(_prefixed(name, base[order[q]], keep_words=abs(step) == 1))
+            if 0 <= q < len(po.order):
+                f.update(_prefixed(name, base[po.order[q]], keep_words=keep_words))
             else:
                 f[f"{name}:none"] = 1.0
         out.append(f)

@@ -12,13 +12,18 @@ from __future__ import annotations
 import re
 import shutil
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
-from typing import Optional, Sequence
+from typing import Iterator, Optional, Sequence
 
-from pipeline.features import AMOUNT_RE, CJK_RE, CODE_RE, TARGET_RE, TOKEN_RE, cjk_words, number_shape, reading_order
+from pipeline.features import (
+    AMOUNT_RE, CJK_RE, CODE_RE, TARGET_RE, TOKEN_RE, BoundedCache, cjk_words, number_shape, reading_order,
+)
 from pipeline.model import FIELD_LABELS, Document, Line, Page, Span
 
 FIELDS_FILE = "fields.crfsuite"
+TEXT_CACHE_SIZE = 4096  # texts whose tokens and token features are kept (lines repeat)
+TAGGED_CACHE_SIZE = 8192  # (text, line context) whose tags are kept
 
 
 @dataclass(frozen=True)
@@ -70,7 +75,11 @@ def _line_shape(line: Optional[Line]) -> str:
     """What a neighbouring line is, in a word: its first token's shape and its token count."""
     if line is None:
         return "none"
-    toks = TOKEN_RE.findall(line.text)
+    return line_text(line.text).shape
+
+
+def _text_shape(text: str) -> str:
+    toks = TOKEN_RE.findall(text)
     if not toks:
         return "empty"
     return f"{_shape(toks[0])}/{min(len(toks), 4)}"
@@ -112,59 +121,115 @@ def _cell_kinds(text: str) -> list[str]:
     return kinds
 
 
+@dataclass(frozen=True)
+class TokenStatics:
+    """The part of a line's token features that depends on its text alone (cached per text)."""
+
+    heads: tuple[dict[str, float | str], ...]   # per token: bias … has_dot, in feature order
+    spaces: tuple[tuple[bool, bool], ...]       # per token: a space before it / after it in its cell
+    kinds: tuple[Optional[tuple[str, str, str, str]], ...]  # cellkind, prevcell, nextcell, filled_before
+    ndigits: tuple[Optional[str], ...]
+    tails: tuple[dict[str, float | str], ...]   # per token: the neighbouring tokens' features
+
+    @classmethod
+    def of(cls, tokens: Sequence[Token], cell_kinds: Sequence[str] = ()) -> "TokenStatics":
+        heads, spaces, kinds, ndigits, tails = [], [], [], [], []
+        n = len(tokens)
+        cell_tokens: dict[int, int] = {}
+        for t in tokens:
+            cell_tokens[t.cell] = cell_tokens.get(t.cell, 0) + 1
+        seen_in_cell: dict[int, int] = {}
+        words = [_word(t.text) for t in tokens]
+        shapes = [_shape(t.text) for t in tokens]
+        for i, t in enumerate(tokens):
+            k = seen_in_cell.get(t.cell, 0)
+            seen_in_cell[t.cell] = k + 1
+            heads.append({
+                "bias": 1.0,
+                "w": words[i],
+                "shape": shapes[i],
+                "len": str(min(len(t.text), 8)),
+                "cell": str(min(t.cell, 15)),
+                "cell_first": float(k == 0),
+                "cell_last": float(k == cell_tokens[t.cell] - 1),
+                "cell_alone": float(cell_tokens[t.cell] == 1),
+                "line_first": float(i == 0),
+                "line_last": float(i == n - 1),
+                "digits_only": float(bool(_DIGITS_RE.fullmatch(t.text))),
+                "has_dot": float("." in t.text),
+            })
+            spaces.append((i > 0 and tokens[i - 1].cell == t.cell and tokens[i - 1].end < t.start,
+                           i + 1 < n and tokens[i + 1].cell == t.cell and t.end < tokens[i + 1].start))
+            if t.cell < len(cell_kinds):
+                filled_before = sum(k != "empty" for k in cell_kinds[:t.cell])
+                kinds.append((cell_kinds[t.cell], cell_kinds[t.cell - 1] if t.cell > 0 else "none",
+                              cell_kinds[t.cell + 1] if t.cell + 1 < len(cell_kinds) else "none",
+                              str(min(filled_before, 8))))
+            else:
+                kinds.append(None)
+            ndigits.append(str(min(len(_NON_DIGIT_RE.sub("", t.text)), 12)) if t.text[0].isdigit() else None)
+            tail: dict[str, float | str] = {}
+            for name, j in (("-1", i - 1), ("+1", i + 1), ("-2", i - 2), ("+2", i + 2)):
+                if 0 <= j < n:
+                    tail[f"{name}:w"] = words[j]
+                    tail[f"{name}:shape"] = shapes[j]
+                    tail[f"{name}:samecell"] = float(tokens[j].cell == t.cell)
+                else:
+                    tail[f"{name}:none"] = 1.0
+            tails.append(tail)
+        return cls(tuple(heads), tuple(spaces), tuple(kinds), tuple(ndigits), tuple(tails))
+
+
+_DIGITS_RE = re.compile(r"\d+")
+_NON_DIGIT_RE = re.compile(r"\D")
+
+
 def token_features(tokens: Sequence[Token], line_ctx: dict[str, float | str],
                    cell_kinds: Sequence[str] = ()) -> list[dict[str, float | str]]:
+    return with_line_context(TokenStatics.of(tokens, cell_kinds), line_ctx)
+
+
+def with_line_context(statics: TokenStatics, line_ctx: dict[str, float | str]) -> list[dict[str, float | str]]:
+    """Each token's CRF features: its text's statics with the line's section and layout added."""
+    sec = line_ctx["sec"]
+    # a space separates cells only where a row has no tabs, and only in table rows
+    space_kind = f"{sec}|{'tabbed' if line_ctx['ncells'] != '1' else 'plain'}"
+    line_items = {f"line:{k}": v for k, v in line_ctx.items()}
     out: list[dict[str, float | str]] = []
-    n = len(tokens)
-    cell_tokens: dict[int, int] = {}
-    for t in tokens:
-        cell_tokens[t.cell] = cell_tokens.get(t.cell, 0) + 1
-    seen_in_cell: dict[int, int] = {}
-    for i, t in enumerate(tokens):
-        k = seen_in_cell.get(t.cell, 0)
-        seen_in_cell[t.cell] = k + 1
-        f: dict[str, float | str] = {
-            "bias": 1.0,
-            "w": _word(t.text),
-            "shape": _shape(t.text),
-            "len": str(min(len(t.text), 8)),
-            "cell": str(min(t.cell, 15)),
-            "cell_first": float(k == 0),
-            "cell_last": float(k == cell_tokens[t.cell] - 1),
-            "cell_alone": float(cell_tokens[t.cell] == 1),
-            "line_first": float(i == 0),
-            "line_last": float(i == n - 1),
-            "digits_only": float(bool(re.fullmatch(r"\d+", t.text))),
-            "has_dot": float("." in t.text),
-        }
-        # a space separates cells only where a row has no tabs, and only in table rows
-        space_kind = f"{line_ctx['sec']}|{'tabbed' if line_ctx['ncells'] != '1' else 'plain'}"
-        if i > 0 and tokens[i - 1].cell == t.cell and tokens[i - 1].end < t.start:
+    for head, (before, after), kind, ndigits, tail in zip(statics.heads, statics.spaces, statics.kinds,
+                                                          statics.ndigits, statics.tails):
+        f = dict(head)
+        if before:
             f["space_before"] = space_kind
-        if i + 1 < n and tokens[i + 1].cell == t.cell and t.end < tokens[i + 1].start:
+        if after:
             f["space_after"] = space_kind
-        if t.cell < len(cell_kinds):
-            kind = cell_kinds[t.cell]
-            f["cellkind"] = kind
-            f["sec_cellkind"] = f"{line_ctx['sec']}|{kind}"
-            f["prevcell"] = cell_kinds[t.cell - 1] if t.cell > 0 else "none"
-            f["nextcell"] = cell_kinds[t.cell + 1] if t.cell + 1 < len(cell_kinds) else "none"
-            filled_before = sum(k != "empty" for k in cell_kinds[:t.cell])
-            f["filled_before"] = str(min(filled_before, 8))
-        if t.text[0].isdigit():
-            f["ndigits"] = str(min(len(re.sub(r"\D", "", t.text)), 12))
-        f.update({f"line:{k2}": v for k2, v in line_ctx.items()})
-        f["sec_shape"] = f"{line_ctx['sec']}|{f['shape']}"
-        f["sec_cell"] = f"{line_ctx['sec']}|{f['cell']}"
-        for name, j in (("-1", i - 1), ("+1", i + 1), ("-2", i - 2), ("+2", i + 2)):
-            if 0 <= j < n:
-                f[f"{name}:w"] = _word(tokens[j].text)
-                f[f"{name}:shape"] = _shape(tokens[j].text)
-                f[f"{name}:samecell"] = float(tokens[j].cell == t.cell)
-            else:
-                f[f"{name}:none"] = 1.0
+        if kind is not None:
+            f["cellkind"] = kind[0]
+            f["sec_cellkind"] = f"{sec}|{kind[0]}"
+            f["prevcell"], f["nextcell"], f["filled_before"] = kind[1], kind[2], kind[3]
+        if ndigits is not None:
+            f["ndigits"] = ndigits
+        f.update(line_items)
+        f["sec_shape"] = f"{sec}|{head['shape']}"
+        f["sec_cell"] = f"{sec}|{head['cell']}"
+        f.update(tail)
         out.append(f)
     return out
+
+
+@dataclass(frozen=True)
+class LineText:
+    """What the tagger derives from a line's text alone: tokens, cell kinds, token statics."""
+
+    tokens: tuple[Token, ...]
+    statics: TokenStatics
+    shape: str  # _line_shape of a line with this text
+
+
+@lru_cache(maxsize=TEXT_CACHE_SIZE)
+def line_text(text: str) -> LineText:
+    tokens = tokenize(text)
+    return LineText(tuple(tokens), TokenStatics.of(tokens, _cell_kinds(text)), _text_shape(text))
 
 
 # ------------------------------------------------------------------ BIO
@@ -206,17 +271,25 @@ class FieldTagger:
     def __init__(self, c1: float = 0.05, c2: float = 0.05, max_iterations: int = 80):
         self.c1, self.c2, self.max_iterations = c1, c2, max_iterations
         self.crf = None
+        # (text, line context) -> (tags, marginals): a line's features, hence its tags, are a
+        # function of these alone, and headers, row titles and page furniture repeat
+        self._tagged: BoundedCache[tuple, tuple[tuple[str, ...], tuple[float, ...]]] = BoundedCache(TAGGED_CACHE_SIZE)
 
     @staticmethod
-    def line_sequences(lines: Sequence[Line], page_width: float = 0.0):
-        """(line, tokens, token features) per non-empty line; neighbours are the adjacent lines given."""
+    def line_inputs(lines: Sequence[Line], page_width: float = 0.0) -> Iterator[tuple[Line, LineText, dict]]:
+        """(line, its text's tokens and statics, its line context) per line with tokens."""
         for k, ln in enumerate(lines):
-            tokens = tokenize(ln.text)
-            if tokens:
+            text = line_text(ln.text)
+            if text.tokens:
                 prev = lines[k - 1] if k > 0 else None
                 nxt = lines[k + 1] if k + 1 < len(lines) else None
-                ctx = _line_context(ln, page_width, prev, nxt)
-                yield ln, tokens, token_features(tokens, ctx, _cell_kinds(ln.text))
+                yield ln, text, _line_context(ln, page_width, prev, nxt)
+
+    @classmethod
+    def line_sequences(cls, lines: Sequence[Line], page_width: float = 0.0):
+        """(line, tokens, token features) per non-empty line; neighbours are the adjacent lines given."""
+        for ln, text, ctx in cls.line_inputs(lines, page_width):
+            yield ln, list(text.tokens), with_line_context(text.statics, ctx)
 
     def fit(self, docs_pages: Sequence[Sequence["PageLike"]]) -> "FieldTagger":
         """Train on pages whose lines carry their (gold) section label and spans."""
@@ -232,6 +305,7 @@ class FieldTagger:
         self.crf = sklearn_crfsuite.CRF(algorithm="lbfgs", c1=self.c1, c2=self.c2,
                                         max_iterations=self.max_iterations, all_possible_transitions=True)
         self.crf.fit(X, y)
+        self._tagged = BoundedCache(TAGGED_CACHE_SIZE)
         return self
 
     def tag_line(self, line: Line, page_width: float = 0.0) -> list[Span]:
@@ -240,15 +314,18 @@ class FieldTagger:
     def tag_lines(self, lines: Sequence[Line], page_width: float = 0.0) -> list[list[Span]]:
         out: list[list[Span]] = [[] for _ in lines]
         index = {id(ln): k for k, ln in enumerate(lines)}
-        seqs = list(self.line_sequences(lines, page_width))
-        if not seqs:
-            return out
-        feats = [f for _, _, f in seqs]
-        tags = self.crf.predict(feats)
-        marg = self.crf.predict_marginals(feats)
-        for (ln, tokens, _), tg, mg in zip(seqs, tags, marg):
-            probs = [m[t] for m, t in zip(mg, tg)]
-            out[index[id(ln)]] = spans_from_tags(tokens, tg, probs)
+        # crfsuite's tagger directly: one set() per line serves Viterbi and the marginals of the
+        # chosen tags (sklearn-crfsuite sets every line twice and computes every label's marginal)
+        tagger = self.crf.tagger_
+        for ln, text, ctx in self.line_inputs(lines, page_width):
+            key = (ln.text, *ctx.values())
+            tagged = self._tagged.get(key)
+            if tagged is None:
+                tagger.set(with_line_context(text.statics, ctx))
+                tags = tagger.tag()
+                tagged = (tuple(tags), tuple(tagger.marginal(tag, i) for i, tag in enumerate(tags)))
+                self._tagged.put(key, tagged)
+            out[index[id(ln)]] = spans_from_tags(text.tokens, *tagged)
         return out
 
     def save(self, model_dir: Path) -> Path:

@@ -25,7 +25,7 @@ def normalize_text(text: str) -> str:
 
 def page_lines(page: "pymupdf.Page", page_number: int) -> list[Line]:
     """All non-blank text lines of one page with bbox and font, in content-stream order."""
-    return [line for line, _ in page_lines_with_chars(page, page_number)]
+    return [line for line, _ in _page_lines(page, page_number, with_chars=False)]
 
 
 def page_lines_with_chars(page: "pymupdf.Page", page_number: int) -> list[tuple[Line, list[tuple[str, float, float]]]]:
@@ -35,6 +35,11 @@ def page_lines_with_chars(page: "pymupdf.Page", page_number: int) -> list[tuple[
     neighbouring table cells; a horizontal gap between two characters wider than a third of the
     font size separates them again.
     """
+    return _page_lines(page, page_number, with_chars=True)
+
+
+def _page_lines(page: "pymupdf.Page", page_number: int, with_chars: bool
+                ) -> list[tuple[Line, list[tuple[str, float, float]]]]:
     data = page.get_text("rawdict", flags=_FLAGS)
     out: list[tuple[Line, list[tuple[str, float, float]]]] = []
     for block in data.get("blocks", []):
@@ -42,7 +47,7 @@ def page_lines_with_chars(page: "pymupdf.Page", page_number: int) -> list[tuple[
             continue
         for raw in block.get("lines", []):
             for run in _runs(raw.get("spans", [])):
-                line = _make_line(run, page_number, len(out))
+                line = _make_line(run, page_number, len(out), with_chars)
                 if line is not None:
                     out.append(line)
     return out
@@ -51,36 +56,46 @@ def page_lines_with_chars(page: "pymupdf.Page", page_number: int) -> list[tuple[
 def _runs(spans: list[dict]) -> list[list[tuple[dict, dict]]]:
     """(char, span) runs of one raw line, cut at wide gaps; spaces never start or end a run."""
     runs: list[list[tuple[dict, dict]]] = []
-    prev: Optional[dict] = None  # the previous character, spaces included
+    prev_x1: Optional[float] = None  # right edge of the previous character, spaces included
     for span in spans:
-        size = max(float(span.get("size", 10.0)), 1.0)
+        gap = 0.33 * max(float(span.get("size", 10.0)), 1.0)
         for ch in span.get("chars", []):
+            x0 = ch["bbox"][0]
             if ch["c"].isspace():
                 # a typed space touches its neighbours; only a gap between glyphs separates cells
-                if runs and prev is not None and ch["bbox"][0] - prev["bbox"][2] <= 0.33 * size:
+                if runs and prev_x1 is not None and x0 - prev_x1 <= gap:
                     runs[-1].append((ch, span))
-                    prev = ch
+                    prev_x1 = ch["bbox"][2]
                 continue
-            if prev is None or not runs or ch["bbox"][0] - prev["bbox"][2] > 0.33 * size:
+            if prev_x1 is None or not runs or x0 - prev_x1 > gap:
                 runs.append([])
             runs[-1].append((ch, span))
-            prev = ch
+            prev_x1 = ch["bbox"][2]
     return runs
 
 
-def _make_line(run: list[tuple[dict, dict]], page_number: int, index: int
+def _make_line(run: list[tuple[dict, dict]], page_number: int, index: int, with_chars: bool = True
                ) -> Optional[tuple[Line, list[tuple[str, float, float]]]]:
-    while run and run[-1][0]["c"].isspace():
-        run = run[:-1]
-    if not run:
+    end = len(run)
+    while end and run[end - 1][0]["c"].isspace():
+        end -= 1
+    if not end:
         return None
-    text = "".join(ch["c"] for ch, _ in run)
-    x0 = min(ch["bbox"][0] for ch, _ in run)
-    y0 = min(sp["bbox"][1] for _, sp in run)
-    x1 = max(ch["bbox"][2] for ch, _ in run)
-    y1 = max(sp["bbox"][3] for _, sp in run)
-    spans = {id(sp): sp for _, sp in run}
-    main = max(spans.values(), key=lambda sp: sum(1 for _, s in run if s is sp))
+    run = run[:end]
+    text = "".join([ch["c"] for ch, _ in run])
+    x0 = min([ch["bbox"][0] for ch, _ in run])
+    x1 = max([ch["bbox"][2] for ch, _ in run])
+    spans: dict[int, dict] = {}
+    counts: dict[int, int] = {}
+    for _, sp in run:
+        key = id(sp)
+        if key not in spans:
+            spans[key] = sp
+            counts[key] = 0
+        counts[key] += 1
+    y0 = min([sp["bbox"][1] for sp in spans.values()])
+    y1 = max([sp["bbox"][3] for sp in spans.values()])
+    main = spans[max(counts, key=counts.__getitem__)]  # the first of the most used spans
     line = Line(
         text=text,
         page=page_number,
@@ -90,4 +105,4 @@ def _make_line(run: list[tuple[dict, dict]], page_number: int, index: int
         size=round(float(main.get("size", 0.0)), 2),
         bold=bool(main.get("flags", 0) & 16) or "bold" in str(main.get("font", "")).lower(),
     )
-    return line, [(ch["c"], ch["origin"][0], ch["origin"][1]) for ch, _ in run]
+    return line, ([(ch["c"], ch["origin"][0], ch["origin"][1]) for ch, _ in run] if with_chars else [])

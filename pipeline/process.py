@@ -1,11 +1,13 @@
 """The inference pipeline: one Processor holds the loaded models and runs every stage.
 
-    load_document -> classify -> tag_fields -> assemble -> detect_metadata -> attach_checks -> score
+    load_document -> classify -> tag_fields -> detect_metadata -> assemble -> attach_checks -> score
 """
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
+from typing import Callable, Optional
 
 from pipeline.assemble import RuleHeaderModel, assemble
 from pipeline.confidence import Calibrator, attach_checks, score_records
@@ -20,6 +22,7 @@ class ModelsMissing(RuntimeError):
 class Processor:
     def __init__(self, model_dir: str | Path):
         from pipeline.classify import SectionClassifier
+        from pipeline.features import load_tokenizer
         from pipeline.fields import FieldTagger
         from pipeline.header_model import HeaderModel
 
@@ -33,22 +36,32 @@ class Processor:
         self.version = str(manifest.get("version", "0"))
         self.sections = SectionClassifier.load(self.model_dir)
         self.fields = FieldTagger.load(self.model_dir)
+        load_tokenizer()  # part of start-up, like the models
         self.headers = HeaderModel.load(self.model_dir) if (self.model_dir / "header_keys.skops").exists() else RuleHeaderModel()
         self.calibrator = Calibrator.load(self.model_dir)
 
-    def process(self, doc: Document) -> Document:
+    def process(self, doc: Document, timings: Optional[dict[str, float]] = None,
+                clock: Callable[[], float] = time.perf_counter) -> Document:
+        """Run every stage on the document; `timings` (stage -> seconds of `clock`) is added to when given."""
         doc.model_name, doc.model_version = self.name, self.version
         if doc.status == "failed":
             return doc
         from pipeline.classify import classify
         from pipeline.fields import tag_fields
 
-        classify(doc, self.sections)
-        tag_fields(doc, self.fields)
-        detect_metadata(doc)  # before assembly: a department-wide performance table is about the department
-        assemble(doc, self.headers)
-        attach_checks(doc)
-        score_records(doc, self.calibrator)
+        stages: tuple[tuple[str, Callable[[Document], object]], ...] = (
+            ("classify", lambda d: classify(d, self.sections)),
+            ("fields", lambda d: tag_fields(d, self.fields)),
+            ("metadata", detect_metadata),  # before assembly: a department-wide performance table is about the department
+            ("assemble", lambda d: assemble(d, self.headers)),
+            ("checks", attach_checks),
+            ("scores", lambda d: score_records(d, self.calibrator)),
+        )
+        for name, stage in stages:
+            started = clock()
+            stage(doc)
+            if timings is not None:
+                timings[name] = timings.get(name, 0.0) + clock() - started
         if not doc.records and doc.status == "ok":
             doc.warn("no_records", "no budget tables, indicators or figures were found in this document")
         return doc

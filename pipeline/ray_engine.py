@@ -4,28 +4,33 @@ The driver (this process) plans the jobs exactly as the local engine does (disco
 doc_id, --force, duplicates), then builds a Ray dataset of (path, doc_id) rows and maps it with
 `ExtractBatch`, a callable class: Ray Data runs it on an actor pool, each actor building one
 Processor (in a child process, see ExtractBatch) and turning each path into its contract with
-`pipeline.run.extract_one`, the very function the local engine uses, so the records are the same. The contracts stream back to the
-driver, which appends them to documents.jsonl as they arrive (resume works as with the local
-engine) and writes the Parquet views at the end.
+`pipeline.run.extract_one`, the very function the local engine uses, so the records are the
+same. The contracts stream back to the driver, which appends them to documents.jsonl as they
+arrive (resume works as with the local engine) and writes the Parquet views at the end.
 
 On a cluster (`address="auto"` or "HOST:6379" from a cluster node, typically inside
 `ray job submit`; Ray Data does not work over Ray Client `ray://` addresses), every node needs
-budgetdoc installed and must see the input paths at the same place (shared storage). The model
-files travel with the actors (a few MB), so --model need only exist on the driver.
+budgetdoc installed and must see the input paths at the same place (shared storage); the rows
+carry absolute paths, since actors do not share the driver's working directory, and each
+contract gets back the source as given. The model files (a few MB) and the output contract's
+schema travel with the actors, so --model and ../shared need only exist on the driver. Each row
+also names the node that extracted it (the summary reports how many did).
 
 The per-file time limit, and crash containment, are those of the local pool (soft limit in the
 worker, hard kill after it).
 """
 from __future__ import annotations
 
-import json
 import hashlib
+import inspect
+import json
 import os
 import tempfile
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Iterator, Optional
 
+from pipeline import config
 from pipeline.run import ExtractError, Job, ProcessorFactory, WorkerPool, _build_processor
 
 RAY_INSTALL = "pip install -e '.[ray]'  (or: pip install 'ray[data]>=2.30')"
@@ -52,23 +57,53 @@ def read_model_files(model_dir: Path) -> dict[str, bytes]:
 
 
 def write_model_files(files: dict[str, bytes], name: str) -> Path:
-    """A local model folder holding `files`, named like the driver's (factories may read the name).
+    """A local model folder holding `files`, named like the driver's (factories may read the name)."""
+    return _local_copy(files, "budgetdoc-models", name)
+
+
+def _local_copy(files: dict[str, bytes], kind: str, name: str) -> Path:
+    """A folder holding `files` (relative paths) under the temp folder.
 
     Its place is derived from the content, so every actor of a node (and every later run with the
-    same models) shares one copy, and nothing piles up in the temp folder when Ray kills actors.
+    same files) shares one copy, and nothing piles up in the temp folder when Ray kills actors.
     """
     digest = hashlib.sha256()
     for file_name in sorted(files):
         digest.update(file_name.encode() + b"\0" + hashlib.sha256(files[file_name]).digest())
-    folder = Path(tempfile.gettempdir()) / f"budgetdoc-models-{digest.hexdigest()[:16]}" / name
+    folder = Path(tempfile.gettempdir()) / f"{kind}-{digest.hexdigest()[:16]}" / name
     if all((folder / file_name).is_file() for file_name in files):
         return folder
-    folder.mkdir(parents=True, exist_ok=True)
     for file_name, data in files.items():
-        partial = folder / f".{file_name}.{os.getpid()}.partial"  # actors of one node may race here
+        target = folder / file_name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        partial = target.with_name(f".{target.name}.{os.getpid()}.partial")  # actors of one node may race here
         partial.write_bytes(data)
-        os.replace(partial, folder / file_name)
+        os.replace(partial, target)
     return folder
+
+
+def read_contract_schema() -> bytes:
+    """The output contract's JSON schema, which every actor validates its documents against."""
+    path = Path(config.CONTRACT_SCHEMA)
+    try:
+        return path.read_bytes()
+    except OSError as exc:
+        raise ExtractError(f"the output contract schema {path} cannot be read ({exc.strerror or exc}); set "
+                           "BUDGETDOC_SHARED to the folder holding contract/document.schema.json") from exc
+
+
+def use_contract_schema(schema: bytes) -> None:
+    """Make the driver's contract schema the one this process's children validate against.
+
+    A node whose budgetdoc has no shared folder beside it (installed from a wheel, or a
+    `ray job submit --working-dir` copy) gets the driver's copy; one that has it keeps it.
+    """
+    current = Path(config.CONTRACT_SCHEMA)
+    if current.is_file() and current.read_bytes() == schema:
+        return
+    relative = Path(config.CONTRACT_SCHEMA).relative_to(config.SHARED_DIR)
+    shared = _local_copy({relative.as_posix(): schema}, "budgetdoc-shared", "shared")
+    os.environ["BUDGETDOC_SHARED"] = str(shared)  # read by pipeline.config in the spawned worker
 
 
 class ExtractBatch:
@@ -81,7 +116,8 @@ class ExtractBatch:
     """
 
     def __init__(self, model_files: dict[str, bytes], model_name: str, timeout_s: float,
-                 factory: ProcessorFactory) -> None:
+                 factory: ProcessorFactory, contract_schema: bytes) -> None:
+        use_contract_schema(contract_schema)  # before the worker process is spawned
         self.model_dir = write_model_files(model_files, model_name)
         self.timeout_s = timeout_s
         self.factory = factory
@@ -95,8 +131,10 @@ class ExtractBatch:
         if not self.pool.has_workers():  # its worker was killed on the previous batch's last file
             self.pool = self._new_pool()
         contracts = list(self.pool.run(jobs))
+        node = import_ray().get_runtime_context().get_node_id()
         return {"doc_id": [c["doc_id"] for c in contracts],
-                "contract": [json.dumps(c, ensure_ascii=False) for c in contracts]}
+                "contract": [json.dumps(c, ensure_ascii=False) for c in contracts],
+                "node": [node] * len(contracts)}
 
     def __del__(self) -> None:
         pool = getattr(self, "pool", None)
@@ -105,10 +143,15 @@ class ExtractBatch:
 
 
 def actor_pool(ray: Any, workers: int, jobs: int) -> Any:
-    """Fixed pool of `workers` actors; workers <= 0: autoscale from 1 up to what the cluster allows."""
-    if workers > 0:
-        return ray.data.ActorPoolStrategy(size=min(workers, jobs))
-    return ray.data.ActorPoolStrategy(min_size=1, max_size=None)
+    """Fixed pool of `workers` actors; workers <= 0: autoscale from 1 up to what the cluster allows.
+
+    An actor takes its next file only when it is idle (one task in flight): files differ a lot in
+    size, and a file queued behind a long one would wait while another actor has nothing to do.
+    """
+    sizes: dict[str, Any] = {"size": min(workers, jobs)} if workers > 0 else {"min_size": 1, "max_size": None}
+    if "max_tasks_in_flight_per_actor" in inspect.signature(ray.data.ActorPoolStrategy).parameters:
+        sizes["max_tasks_in_flight_per_actor"] = 1
+    return ray.data.ActorPoolStrategy(**sizes)
 
 
 @contextmanager
@@ -153,44 +196,57 @@ def _quiet_progress(ray: Any, progress: bool) -> None:
         context.print_on_execution_start = progress
 
 
+class RayResults:
+    """The contracts of a Ray run as they arrive (order not kept), noting the nodes that made them."""
+
+    def __init__(self, ray: Any, dataset: Any, sources: dict[str, str]) -> None:
+        self._ray, self._dataset, self._sources = ray, dataset, sources
+        self.nodes: set[str] = set()
+
+    def __iter__(self) -> Iterator[dict[str, Any]]:
+        try:
+            for row in self._dataset.iter_rows():
+                contract = json.loads(row["contract"])
+                contract["source"] = self._sources.get(contract["doc_id"], contract["source"])
+                self.nodes.add(str(row["node"]))
+                yield contract
+        except self._ray.exceptions.RayError as exc:
+            # per-file problems never get here (extract_one contains them): this is the run failing,
+            # most often the actors unable to load the models
+            raise ExtractError(f"the Ray job failed: {_root_message(exc)}") from exc
+
+
 @contextmanager
 def ray_results(jobs: list[Job], model_dir: Path, workers: int, timeout_s: Optional[float],
                 factory: ProcessorFactory, address: Optional[str], progress: bool = False,
-                ) -> Iterator[Iterator[dict[str, Any]]]:
+                ) -> Iterator[RayResults]:
     """Contracts of `jobs` computed on Ray, as they complete (order not kept)."""
     _build_processor(factory, model_dir)  # models that cannot load: the local engine's clear error, before Ray starts
     model_files = read_model_files(model_dir)
+    contract_schema = read_contract_schema()
     with ray_session(address, workers) as ray:
         _quiet_progress(ray, progress)
-        rows = [{"path": str(job.path), "doc_id": job.doc_id} for job in jobs]
+        # actors do not share the driver's working directory: they open absolute paths, and each
+        # contract gets back the source as the user gave it
+        rows = [{"path": str(job.path.absolute()), "doc_id": job.doc_id} for job in jobs]
+        sources = {job.doc_id: str(job.path) for job in jobs}
         dataset = ray.data.from_items(rows, override_num_blocks=len(rows)) if _has_override(ray) \
             else ray.data.from_items(rows, parallelism=len(rows))
         mapped = dataset.map_batches(
             ExtractBatch,
             fn_constructor_kwargs={"model_files": model_files, "model_name": Path(model_dir).name,
-                                   "timeout_s": timeout_s, "factory": factory},
+                                   "timeout_s": timeout_s, "factory": factory,
+                                   "contract_schema": contract_schema},
             batch_size=1,  # one file per call: files differ a lot in size, so balance file by file
             batch_format="numpy",
             compute=actor_pool(ray, workers, len(jobs)),
             num_cpus=CPUS_PER_ACTOR,
         )
-        yield _contracts(ray, mapped)
+        yield RayResults(ray, mapped, sources)
 
 
 def _has_override(ray: Any) -> bool:
-    import inspect
-
     return "override_num_blocks" in inspect.signature(ray.data.from_items).parameters
-
-
-def _contracts(ray: Any, dataset: Any) -> Iterator[dict[str, Any]]:
-    try:
-        for row in dataset.iter_rows():
-            yield json.loads(row["contract"])
-    except ray.exceptions.RayError as exc:
-        # per-file problems never get here (extract_one contains them): this is the run failing,
-        # most often the actors unable to load the models
-        raise ExtractError(f"the Ray job failed: {_root_message(exc)}") from exc
 
 
 def _root_message(exc: BaseException) -> str:
