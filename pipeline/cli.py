@@ -24,13 +24,21 @@ examples:
 """
 
 
+def _model_or_none(command: str, model: str):
+    """The model folder a --model value names, or None after one clear line (registry unreachable,
+    unknown alias): never a traceback."""
+    try:
+        return _resolve_model(model)
+    except Exception as exc:
+        print(f"budgetdoc {command}: cannot load model {model}: {exc}", file=sys.stderr)
+        return None
+
+
 def _cmd_extract(args: argparse.Namespace) -> int:
     from pipeline.run import ExtractError, extract_paths
 
-    try:
-        model = _resolve_model(args.model)
-    except Exception as exc:  # registry unreachable, unknown alias: one clear line, not a traceback
-        print(f"budgetdoc extract: cannot load model {args.model}: {exc}", file=sys.stderr)
+    model = _model_or_none("extract", args.model)
+    if model is None:
         return 2
     try:
         summary = extract_paths(
@@ -77,10 +85,8 @@ def _cmd_annotations_validate(args: argparse.Namespace) -> int:
 def _cmd_suggest(args: argparse.Namespace) -> int:
     from training.label_studio.suggest import SuggestError, suggest
 
-    try:
-        model = _resolve_model(args.model)
-    except Exception as exc:  # registry unreachable, unknown alias: one clear line, not a traceback
-        print(f"budgetdoc suggest: cannot load model {args.model}: {exc}", file=sys.stderr)
+    model = _model_or_none("suggest", args.model)
+    if model is None:
         return 2
     try:
         result = suggest(Path(args.run_dir), args.n, Path(args.out), Path(model),
