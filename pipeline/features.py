@@ -386,12 +386,20 @@ def layout_features(page: Page, geo: PageGeometry, i: int, order_pos: dict[int, 
 
 # ------------------------------------------------------------------ document context
 
+SHORT_WORDS_RE = re.compile(f"^[{_CJK}]{{1,5}}$")
+
+
 def repetition_counts(pages: Sequence[Page]) -> Counter:
-    """How many pages (text: how many times in the file) each repetition key occurs."""
+    """How many pages (text: how many times in the file) each repetition key occurs.
+
+    In a text file without pages a few characters of a wrapped cell ("单位", "盖地区") recur in every
+    table that lists the same items: they are not repeated page furniture, so they count once."""
     counts: Counter = Counter()
     multi_page = len(pages) > 1
     for page in pages:
         keys = [repetition_key(ln.text) for ln in page.lines]
+        if not multi_page:
+            keys = [k for k in keys if not SHORT_WORDS_RE.match(k)]
         counts.update(set(keys) if multi_page else keys)
     return counts
 
