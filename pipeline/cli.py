@@ -152,6 +152,8 @@ def _cmd_promote(args: argparse.Namespace) -> int:
 
 
 def _cmd_ui(args: argparse.Namespace) -> int:
+    import os
+    import signal
     import subprocess
 
     from training.tracking import server_command, use_tracking
@@ -164,10 +166,25 @@ def _cmd_ui(args: argparse.Namespace) -> int:
     print(f"MLflow UI over {uri}: http://{args.host}:{args.port}  (Ctrl-C stops it)\n"
           f"runs of an experiment: http://{args.host}:{args.port}/#/experiments/<id>/runs; tick two runs, "
           "then Compare", flush=True)
+    # the server runs in a process group of its own (mlflow starts uvicorn workers): stopping
+    # `budgetdoc ui` by Ctrl-C or by a plain kill stops the whole group, leaving no server behind
+    server = subprocess.Popen(cmd, start_new_session=True)
+
+    def stop(*_: object) -> None:
+        if server.poll() is None:
+            os.killpg(server.pid, signal.SIGTERM)
+            try:
+                server.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                os.killpg(server.pid, signal.SIGKILL)
+
+    signal.signal(signal.SIGTERM, lambda *_: (stop(), sys.exit(0)))
     try:
-        return subprocess.call(cmd)
+        return server.wait()
     except KeyboardInterrupt:
         return 0
+    finally:
+        stop()
 
 
 def _wrapped(text: str) -> str:

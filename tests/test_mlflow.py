@@ -339,3 +339,34 @@ def test_ui_screenshot_in_headless_chromium(server, tmp_path):
                    check=True, timeout=120, capture_output=True)
     data = shot.read_bytes()
     assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 10_000
+
+
+def test_ui_command_serves_the_store_and_leaves_no_server_when_stopped(tmp_path):
+    port = _free_port()
+    ui = subprocess.Popen(["budgetdoc", "ui", "--port", str(port), "--tracking-uri", f"sqlite:///{tmp_path / 'ui.db'}"],
+                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    url = f"http://127.0.0.1:{port}/api/2.0/mlflow/experiments/search?max_results=1"
+    try:
+        deadline = time.time() + 90
+        while True:
+            try:
+                with urllib.request.urlopen(url, timeout=2) as resp:
+                    assert resp.status == 200
+                    break
+            except OSError:
+                assert ui.poll() is None, ui.stdout.read()
+                assert time.time() < deadline, "the UI never answered"
+                time.sleep(0.5)
+        ui.send_signal(signal.SIGTERM)  # a plain kill, as a job runner or `kill PID` sends it
+        ui.wait(timeout=30)
+        deadline = time.time() + 20
+        while time.time() < deadline:
+            with socket.socket() as s:
+                if s.connect_ex(("127.0.0.1", port)) != 0:
+                    break
+            time.sleep(0.5)
+        else:
+            pytest.fail("the MLflow server outlived `budgetdoc ui`")
+    finally:
+        if ui.poll() is None:
+            ui.kill()
