@@ -83,18 +83,29 @@ def reading_order(doc: Document) -> list[Line]:
     return ordered
 
 
+MISSED_TITLE_RE = re.compile(r"^\S.{0,38}表(?:[（(].{0,12}[）)])?\s*$")
+
+
 def segment_tables(lines: list[Line]) -> list[TableRegion]:
     regions: list[TableRegion] = []
     current: Optional[TableRegion] = None
     previous_label: Optional[str] = None
+    since_body: list[Line] = []  # lines outside any table since the current table's last body line
     for ln in lines:
         label = ln.label or "other"
         if label == "table_title":
             if current is None or previous_label != "table_title" or current.header_lines or current.body_lines:
                 current = TableRegion()
                 regions.append(current)
+                if previous_label in ("other", "narrative") and since_body and _wrapped_title_tail(since_body[-1], ln):
+                    current.title_lines.append(since_body[-1])  # the title's first line was taken for text
             current.title_lines.append(ln)
         elif label in TABLE_LABELS:
+            missed_title = _missed_title(since_body, ln) if current is not None and current.body_lines else None
+            if label == "table_header" and missed_title is not None:
+                # a new table whose title line was taken for text: the title line still opens it
+                current = TableRegion(title_lines=[missed_title])
+                regions.append(current)
             if current is None:
                 current = TableRegion()
                 regions.append(current)
@@ -106,11 +117,58 @@ def segment_tables(lines: list[Line]) -> list[TableRegion]:
                 current.note_lines.append(ln)
             else:
                 current.body_lines.append(ln)
+            since_body = []
         elif label == "narrative" and current is not None and current.body_lines and previous_label == "narrative":
             current = None  # two narrative lines in a row end the table
+        elif label in ("other", "narrative"):
+            since_body.append(ln)
         if label != "page_furniture":
             previous_label = label
     return regions
+
+
+def _missed_title(since_body: list[Line], header_line: Line) -> Optional[Line]:
+    """The last line between two tables that reads like a table title, on the header's page."""
+    for ln in reversed(since_body):
+        if ln.page == header_line.page and MISSED_TITLE_RE.match(ln.text.strip()):
+            return ln
+    return None
+
+
+def _wrapped_title_tail(before: Line, title: Line) -> bool:
+    """`title` is only the last few characters of a wrapped title whose first line is `before`."""
+    return (len(title.text.strip()) <= 3 and before.page == title.page and len(before.text.strip()) >= 6
+            and not MISSED_TITLE_RE.match(before.text.strip()))
+
+
+def demote_headers_among_rows(region: TableRegion, order: dict[int, int], min_rows: int = 2) -> None:
+    """PDF header lines lying under rows of the table on their page, or on one row with its cells,
+    are cells taken for headers (a repeated header opens its page, above the rows)."""
+    if not is_pdf(region.body_lines):
+        return
+    spans: dict[int, list[tuple[float, float]]] = {}
+    for ln in region.body_lines:
+        if ln.bbox:
+            spans.setdefault(ln.page, []).append((ln.bbox[1], ln.bbox[3]))
+
+    def among_rows(ln: Line) -> bool:
+        cy = (ln.bbox[1] + ln.bbox[3]) / 2
+        page_spans = spans.get(ln.page, [])
+        return (sum(1 for _, bottom in page_spans if bottom <= ln.bbox[1]) >= min_rows
+                or sum(1 for top, bottom in page_spans if top <= cy <= bottom) >= min_rows)
+
+    demoted = [ln for ln in region.header_lines if ln.bbox and among_rows(ln)]
+    if demoted:
+        gone = {id(ln) for ln in demoted}
+        region.header_lines = [ln for ln in region.header_lines if id(ln) not in gone]
+        region.body_lines = sorted(region.body_lines + demoted, key=lambda ln: order[id(ln)])
+
+
+def merge_project_lines_into_body(region: TableRegion, order: dict[int, int]) -> None:
+    """A budget table has no project header: lines taken for one are rows of the table."""
+    if region.project_lines:
+        region.body_lines = sorted(region.body_lines + region.project_lines, key=lambda ln: order[id(ln)])
+        region.project_lines = []
 
 
 # ------------------------------------------------------------------ columns
@@ -502,8 +560,13 @@ def _tagged_text(row: Row, labels: tuple[str, ...]) -> Optional[str]:
     return None
 
 
-def _project_in_row(table: Table, row: Row, i: int, unit: Optional[str]) -> Optional[Record]:
+def _project_in_row(table: Table, row: Row, i: int, unit: Optional[str],
+                    name_col: Optional[int] = None) -> Optional[Record]:
+    """The project a row of a wide table starts: its tagged name, else (PDF) its 项目名称 cell."""
     name = _tagged_text(row, ("project",))
+    if (not name and name_col is not None and name_col in row.cells and any(f.line.bbox for f in row.frags)
+            and not {"implementing_unit", "department"} & set(row.cells[name_col].labels)):
+        name = join_fragments([row.text(name_col)]) or None
     if not name:
         return None
     code = _tagged_text(row, ("project_code",))
@@ -538,11 +601,13 @@ def indicator_records(table: Table, specs: list[ColumnSpec], rows: list[Row], pr
     role_cols = {s.role: s for s in specs if s.role in hr.INDICATOR_ROLES}
     level1_by_col: dict[int, Optional[str]] = {}
     unit: Optional[str] = None
+    name_col = next((s.index for s in specs if s.role == hr.ROLE_PROJECT
+                     or (s.role == hr.ROLE_NAME and "项目名称" in s.full)), None)
     for i, row in enumerate(rows):
         tagged_unit = _tagged_text(row, ("implementing_unit", "department"))
         if tagged_unit:
             unit = tagged_unit
-        row_project = _project_in_row(table, row, i, unit)
+        row_project = _project_in_row(table, row, i, unit, name_col)
         if row_project is not None:  # wide tables list one project per row group
             records.append(row_project)
             project, project_code = row_project.fields["name"], row_project.fields["code"]
@@ -581,11 +646,12 @@ def _wide_indicator_pairs(row: Row, specs: list[ColumnSpec], level1_by_col: dict
     if sum(1 for s in specs if s.role == "level3") < 2:
         return []  # only a header with several 三级指标 columns makes a wide table
     cols = sorted(row.cells)
-    tagged = any(row.cells[c].labels for c in cols)
-    if tagged:
-        level3_cols = [c for c in cols if "level3" in row.cells[c].labels]
-    else:
-        level3_cols = [c for c in cols if spec_by_index.get(c) and spec_by_index[c].role == "level3"]
+    geometric = any(f.line.bbox for c in cols for f in row.cells[c].frags)
+    by_header = [c for c in cols if spec_by_index.get(c) and spec_by_index[c].role == "level3"]
+    # a PDF keeps its cells under their headers, which tell 三级指标 from 指标值 better than the
+    # tagger can from a cell's few characters; a text export shifts cells, so its tags decide
+    tagged = not (geometric and by_header) and any(row.cells[c].labels for c in cols)
+    level3_cols = [c for c in cols if "level3" in row.cells[c].labels] if tagged else by_header
     if len(level3_cols) < 2 and not (level3_cols and level3_cols[0] in level1_by_col):
         return []
     # the 一级指标 groups as the header prints them, left to right (a group title may sit over
@@ -596,7 +662,6 @@ def _wide_indicator_pairs(row: Row, specs: list[ColumnSpec], level1_by_col: dict
     for k, c in enumerate(level3_cols):
         target_col = next((t for t in cols if t > c and ("target" in row.cells[t].labels if tagged else
                            bool(spec_by_index.get(t) and spec_by_index[t].role == "target"))), None)
-        geometric = any(f.line.bbox for f in row.cells[c].frags)
         in_header = [n for col in (c, target_col) if col in spec_by_index for n in LEVEL1_NAMES
                      if n in spec_by_index[col].full]
         if geometric and in_header:  # a PDF keeps its columns under their group titles
@@ -658,11 +723,11 @@ def project_from_region(region: TableRegion, table: Table, department: Optional[
     name = tagged_names[0] if tagged_names else None
     if table.kind == "department_performance":
         name = name or (units[0] if units else department)
+    if not name and "部门整体" in region.title:
+        return None  # a self-evaluation of the whole department is about no project
     if not name:
         m = PROJECT_TITLE_RE.match(region.title.replace("\n", ""))
         name = YEAR_PREFIX_RE.sub("", m.group(1)).strip(" 、") if m else None
-        if name and name.endswith("项目"):
-            name = name[:-2]
     code, unit = (re.sub(r"\D", "", codes[0]) if codes else None), (units[0] if units else None)
     goal_parts = goals
     if not goal_parts:
@@ -676,7 +741,7 @@ def project_from_region(region: TableRegion, table: Table, department: Optional[
                 goal_parts.append(re.sub(r"^(年度)?(总体)?绩效目标[:：]?", "", text).strip())
     if not name:
         return None
-    first = (region.title_lines or region.project_lines)[0]
+    first = (region.title_lines or region.project_lines or region.header_lines or region.body_lines)[0]
     return Record(
         record_id=f"{table.table_id}-p", type="project", table_id=table.table_id, page=first.page,
         line=first.line_no, fields={"name": name, "code": code, "implementing_unit": unit,
@@ -811,7 +876,11 @@ def assemble(doc: Document, header_model: Optional[HeaderModel] = None) -> Docum
     titles = [r.title or join_fragments([ln.text for ln in r.header_lines[:2]]) for r in regions]
     kinds = header_model.table_kinds(titles) if regions else []
     doc.tables, doc.records = [], []
+    order = {id(ln): i for i, ln in enumerate(lines)}
     for n, (region, (kind, kind_prob)) in enumerate(zip(regions, kinds), start=1):
+        if kind not in INDICATOR_KINDS:
+            merge_project_lines_into_body(region, order)
+        demote_headers_among_rows(region, order)
         table = Table(table_id=f"t{n:02d}", kind=kind, title=region.title or None, pages=region.pages,
                       confidence=kind_prob)
         rows, specs = rows_and_columns(region, kind)

@@ -20,7 +20,7 @@ pytest.importorskip("mlflow")
 
 SYNTH = config.ANNOTATIONS_DIR / "synth"
 REPRO_TRAIN = [SYNTH / "synth_0011_word_three_line.jsonl", SYNTH / "synth_0044_henan_split_codes.jsonl"]
-WEAK_BASELINE_TRAIN = [SYNTH / "synth_0044_henan_split_codes.jsonl"]
+WEAK_BASELINE_TRAIN = [SYNTH / "synth_0080_henan_split_codes.jsonl"]  # a self-evaluation report: no budget tables
 WEAK_TEMPLATE = "excel_column_major"
 WEAK_EVALUATED = [SYNTH / "synth_0039_excel_column_major.jsonl"]
 
@@ -66,7 +66,7 @@ def test_training_is_reproducible_across_processes(tmp_path):
 
 
 def test_added_documents_of_a_weak_template_raise_its_score(tmp_path):
-    """The retraining benchmark on a tiny scale: baseline trained on one henan document, scored on a
+    """The retraining benchmark on a tiny scale: baseline trained on one henan self-evaluation report, scored on a
     held-out excel_column_major document; one generated excel document added as a new annotation
     folder raises that template's figures. Both runs are in one experiment with the same metrics."""
     from mlflow import MlflowClient

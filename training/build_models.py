@@ -38,7 +38,7 @@ MODEL_VERSION = "1"
 SEED_WEIGHT = 3.0  # real documents count more than generated ones
 TEXT_VIEW_SHARE = 1.0  # every generated PDF also seen as one text export (stream, aligned, tabbed, spaced in turn)
 SECTION_CAP = 150
-MAX_SYNTH_DOCS = 30  # generated documents are alike: more of them cost time, not accuracy
+MAX_SYNTH_DOCS = 40  # generated documents are alike: more of them cost time, not accuracy
 
 
 @dataclass
@@ -51,17 +51,18 @@ class TrainedModels:
 # ------------------------------------------------------------------ training
 
 def training_documents(examples: Sequence[DocExample], max_synth: int = MAX_SYNTH_DOCS) -> list[DocExample]:
-    """The train split (at most `max_synth` generated documents, templates taken in turn; every
+    """The train split (at most `max_synth` generated documents, taken in turn from each template
+    and document kind, so budgets and self-evaluation reports of every layout are both seen; every
     hand-annotated one, e.g. pages imported from Label Studio) plus every seed."""
-    by_template: dict[str, list[DocExample]] = {}
+    by_group: dict[tuple[str, str], list[DocExample]] = {}
     train = by_split(examples, "train")
     for ex in sorted((ex for ex in train if ex.origin == "synth"), key=lambda e: e.name):
-        by_template.setdefault(ex.template, []).append(ex)
+        by_group.setdefault((ex.template, ex.doc_kind), []).append(ex)
     chosen: list[DocExample] = []
-    while len(chosen) < max_synth and any(by_template.values()):
-        for tpl in sorted(by_template):
-            if by_template[tpl] and len(chosen) < max_synth:
-                chosen.append(by_template[tpl].pop(0))
+    while len(chosen) < max_synth and any(by_group.values()):
+        for group in sorted(by_group):
+            if by_group[group] and len(chosen) < max_synth:
+                chosen.append(by_group[group].pop(0))
     hand = [ex for ex in train if ex.origin != "synth"]
     return sorted(chosen + hand, key=lambda e: e.name) + seeds(examples)
 

@@ -32,6 +32,7 @@ class DocExample:
     origin: str
     format: str
     pages: list[Page]
+    doc_kind: str = "budget"
     tables: list[dict[str, Any]] = field(default_factory=list)
     path: Optional[Path] = None
     view: str = "original"
@@ -78,6 +79,7 @@ def load_example(path: Path) -> DocExample:
                    if raw.get("table_id")}
     return DocExample(name=header["doc_name"], split=header["split"], template=header.get("template", ""),
                       origin=header.get("origin", ""), format=header.get("format", ""), pages=pages,
+                      doc_kind=header.get("doc_kind") or "budget",
                       tables=list(header.get("tables") or []), path=Path(path), line_tables=line_tables)
 
 

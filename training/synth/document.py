@@ -11,10 +11,10 @@ from training.synth.errors import CHECK_NAMES, apply_deliberate_error
 from training.synth.narrative import FactWriter, budget_narrative
 from training.synth.narrative import glossary as glossary_blocks
 from training.synth.spec import DocSpec, PageBreak, Paragraph, TableSpec
-from training.synth.templates import Template
+from training.synth.templates import TEMPLATES, Template
 
 ERROR_EVERY = 7  # one document in 7 carries a deliberate error (7 is coprime to the template cycle)
-SELF_EVALUATION_RATE = 0.12
+SELF_EVALUATION_CYCLE = 4  # every 4th round through the templates: self-evaluation reports, so each template has some
 
 
 def _place(rng: random.Random) -> tuple[str, str, str]:
@@ -34,7 +34,8 @@ def build_document(index: int, tpl: Template, rng: random.Random, allow_error: b
     thousands = tpl.thousands or (unit == "元" and rng.random() < 0.5) or rng.random() < 0.08
     ctx = ct.Context(tpl, rng, budget, dept, dept_code, year, sector, title_family=rng.choice([0, 0, 1, 2]),
                      province=province, zero=zero, thousands=thousands)
-    doc_kind = "performance_self_evaluation" if rng.random() < SELF_EVALUATION_RATE else "budget"
+    rng.random()  # was the kind's draw: kept so that budget documents stay as they were
+    doc_kind = "performance_self_evaluation" if (index // len(TEMPLATES)) % SELF_EVALUATION_CYCLE == 1 else "budget"
     if doc_kind == "budget":
         blocks, tables = _budget_blocks(ctx)
     else:
