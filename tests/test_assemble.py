@@ -178,3 +178,18 @@ def test_self_evaluation_projects_come_from_titles_and_the_whole_department_is_n
     out, _ = assembled(SYNTH / "synth_0009_excel_column_major.jsonl", untag_projects)
     names = {r["name"] for r in out["records"] if r["type"] == "project"}
     assert not any("部门整体" in n for n in names), names
+
+
+def test_a_department_performance_table_without_title_or_project_lines_is_about_the_department():
+    """A table read from its header and rows alone (its title and project lines taken for other
+    things) used to crash the assembly looking for its first line."""
+    from pipeline.assemble import TableRegion, project_from_region
+    from pipeline.model import Table
+
+    header = Line(text="一级指标\t二级指标\t三级指标\t指标值", page=3, index=0, line_no=10, label="table_header")
+    row = Line(text="产出指标\t数量指标\t培训人次\t≥300人次", page=3, index=1, line_no=11, label="indicator_row")
+    region = TableRegion(header_lines=[header], body_lines=[row])
+    table = Table(table_id="t01", kind="department_performance", title=None)
+    project = project_from_region(region, table, department="元氏县医疗保障局")
+    assert project is not None and project.fields["name"] == "元氏县医疗保障局"
+    assert (project.page, project.line) == (3, 10)
