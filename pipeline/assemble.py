@@ -568,6 +568,8 @@ def _project_in_row(table: Table, row: Row, i: int, unit: Optional[str],
             and not {"implementing_unit", "department"} & set(row.cells[name_col].labels)):
         name = join_fragments([row.text(name_col)]) or None
     if not name:
+        name = _cell_after_project_code(row)
+    if not name:
         return None
     code = _tagged_text(row, ("project_code",))
     amounts = [parse_amount(row.cells[c].text) for c in sorted(row.cells) if "amount" in row.cells[c].labels]
@@ -581,6 +583,16 @@ def _project_in_row(table: Table, row: Row, i: int, unit: Optional[str],
         field_confidence={"name": min((f.label_prob for f in row.frags), default=1.0)},
         source_lines=[(f.line.page, f.line.index) for f in row.frags],
     )
+
+
+def _cell_after_project_code(row: Row) -> Optional[str]:
+    """A project's name is printed right after its code (项目编码 | 项目名称), whatever its tag."""
+    cols = sorted(c for c in row.cells if row.cells[c].text.strip())
+    code_at = next((k for k, c in enumerate(cols) if "project_code" in row.cells[c].labels), None)
+    if code_at is None or code_at + 1 >= len(cols):
+        return None
+    text = row.cells[cols[code_at + 1]].text
+    return None if parse_amount(text) is not None else (join_fragments([text]) or None)
 
 
 def _cells_by_tagged_role(row: Row) -> dict[str, str]:

@@ -193,3 +193,21 @@ def test_a_department_performance_table_without_title_or_project_lines_is_about_
     project = project_from_region(region, table, department="元氏县医疗保障局")
     assert project is not None and project.fields["name"] == "元氏县医疗保障局"
     assert (project.page, project.line) == (3, 10)
+
+
+def test_a_project_name_is_the_cell_after_its_code_whatever_its_tag():
+    """Seed 002's wide project table (tab-separated text): the tagger read most project names as
+    indicator descriptions; the name still follows the project code."""
+    path = SEEDS / "seed_002_chanhe_2022.jsonl"
+    baseline, ann = assembled(path)
+
+    def names_tagged_as_descriptions(lines: list[Line]) -> None:
+        for ln in lines:
+            if any(s.label == "project_code" for s in ln.spans):
+                ln.spans = [Span(s.start, s.end, "description" if s.label == "project" else s.label, s.key)
+                            for s in ln.spans]
+
+    out, _ = assembled(path, names_tagged_as_descriptions)
+    expected = project_names(baseline["records"])
+    assert f1(expected, project_names(out["records"])) >= 0.9
+    assert f1(project_names(ann.records), project_names(out["records"])) >= 0.7
