@@ -526,9 +526,13 @@ def span_indicator_records(table: Table, lines: list[Line], project: Optional[st
                 flush()
                 level2 = text
             elif sp.label in ("level3", "description", "target", "basis", "weight", "score"):
-                if sp.label == "level3" and "level3" in current and (current.get("target") or current.get("description")):
+                label = sp.label
+                if label == "description" and ("level3" not in current or current.get("target")):
+                    # a row's first text is its 三级指标 (the description column comes after it)
+                    label = "level3"
+                if label == "level3" and "level3" in current and (current.get("target") or current.get("description")):
                     flush()
-                current.setdefault(sp.label, []).append(text)
+                current.setdefault(label, []).append(text)
                 if ln not in current_lines:
                     current_lines.append(ln)
     flush()
