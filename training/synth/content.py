@@ -667,19 +667,32 @@ def procurement_table(ctx: Context, ordinal: int) -> TableSpec:
     if ctx.tpl.row_no:
         cols.append(Column(("序号",), 0.4, role="row_no", align="c"))
     cols += [Column(("采购项目",), 2.0, role="name", align="l"), Column(("采购目录",), 1.0, role="catalog", align="c"),
-             Column(("数量",), 0.6, role="qty", align="c"), amount_col(("采购金额", "合计"), "total", ctx),
+             Column(("数量",), 0.6, key="extra:数量", role="amount", align="c"),
+             amount_col(("采购金额", "合计"), "total", ctx),
              amount_col(("采购金额", "一般公共预算"), "general_public_budget", ctx)]
-    entries = [Entry(n, {"total": v, "general_public_budget": v}, texts={"catalog": cat, "qty": str(q)})
+    # 数量 is no contract column: a value column kept as extra:数量, as in the assets table
+    entries = [Entry(n, {"extra:数量": q * 100, "total": v, "general_public_budget": v}, texts={"catalog": cat})
                for n, cat, q, v in ctx.budget.procurement]
     table = TableSpec(tid, "procurement", ctx.title("procurement", ordinal), cols, [], contract_columns(cols),
                       furniture=ctx.furniture())
     if entries:
         total = {k: sum(e.values[k] for e in entries) for k in ("total", "general_public_budget")}
         table.rows = entry_rows(ctx, tid, cols, [Entry("合计", total)] + entries)
+        _print_counts_whole(table.rows, cols)
     else:
         table.empty = True
         table.notes.append("注：无政府采购预算，空表列示。")
     return table
+
+
+def _print_counts_whole(rows: list, cols: list[Column]) -> None:
+    """Quantities (数量) are counts: printed without decimals or thousands separators."""
+    for r in rows:
+        for c, col in zip(r.cells, cols):
+            if col.key == "extra:数量" and c is not None and c.text:
+                c.text = c.text.split(".")[0].replace(",", "")
+                c.fields = [FieldRange(0, len(c.text), "amount", "extra:数量")]
+                r.records[0]["values"]["extra:数量"] = parse_printed(c.text)
 
 
 def assets_table(ctx: Context, ordinal: int) -> TableSpec:
@@ -703,12 +716,7 @@ def assets_table(ctx: Context, ordinal: int) -> TableSpec:
             vals["extra:数量"] = qty * 100
         entries.append(Entry(name, vals))
     rows = entry_rows(ctx, tid, cols, entries)
-    for r in rows:  # quantities are counts, printed without decimals
-        for c, col in zip(r.cells, cols):
-            if col.key == "extra:数量" and c is not None and c.text:
-                c.text = c.text.split(".")[0].replace(",", "")
-                c.fields = [FieldRange(0, len(c.text), "amount", "extra:数量")]
-                r.records[0]["values"]["extra:数量"] = parse_printed(c.text)
+    _print_counts_whole(rows, cols)
     table = TableSpec(tid, "assets", ctx.title("assets", ordinal), cols, rows, contract_columns(cols),
                       furniture=f"{ctx.dept_code} {ctx.dept} 截止时间：{ctx.year - 1}-12-31")
     return table
