@@ -275,10 +275,10 @@ def _aligned_proba(model: LogisticRegression, X, labels: Sequence[str]) -> np.nd
 # ------------------------------------------------------------------ stage
 
 def label_lines(lines: Sequence[Line], probs: np.ndarray, labels: Sequence[str]) -> None:
-    for ln, row in zip(lines, probs):
-        k = int(row.argmax())
-        ln.label, ln.label_prob = labels[k], float(row[k])
-        ln.label_probs = {lab: round(float(p), 4) for lab, p in zip(labels, row) if p >= 0.001}
+    # rows as Python floats: the same values, without a numpy scalar per probability
+    for ln, row, k in zip(lines, probs.tolist(), probs.argmax(axis=1).tolist()):
+        ln.label, ln.label_prob = labels[k], row[k]
+        ln.label_probs = {lab: round(p, 4) for lab, p in zip(labels, row) if p >= 0.001}
 
 
 def classify(doc: Document, model: SectionClassifier) -> Document:

@@ -7,6 +7,8 @@ from pathlib import Path
 
 from pipeline import config
 
+REGISTRY_URI_PREFIX = "models:/"  # training.mlflow_models.MODELS_URI_PREFIX
+
 EPILOG = """\
 examples:
   budgetdoc extract samples/ --out out/            extract every disclosure under samples/
@@ -196,9 +198,8 @@ def _wrapped(text: str) -> str:
 
 def _resolve_model(model: str) -> str:
     """A `models:/NAME@alias` registry URI becomes the downloaded model folder; paths pass through."""
-    from training.mlflow_models import is_registry_uri
-
-    if not is_registry_uri(model):
+    # training.mlflow_models imports MLflow and pandas (over a second): only for a registry URI
+    if not str(model).startswith(REGISTRY_URI_PREFIX):
         return model
     from training.mlflow_models import resolve_model_dir
     from training.tracking import use_tracking

@@ -20,6 +20,7 @@ import codecs
 import hashlib
 import io
 import re
+import unicodedata
 import zipfile
 from dataclasses import dataclass, field
 from html.parser import HTMLParser
@@ -27,11 +28,9 @@ from pathlib import Path
 from typing import Callable, Iterator, Optional, Union
 from xml.etree import ElementTree
 
-import pymupdf
-
 from pipeline import config
 from pipeline.model import Document, ErrorInfo, Line, Page
-from pipeline.pdf_lines import normalize_text, page_lines
+from pipeline.pdf_lines import normalize_text, page_lines, pymupdf  # pymupdf without its layout model
 
 EMPTY_FILE = "empty_file"
 CORRUPT_FILE = "corrupt_file"
@@ -169,7 +168,13 @@ def _judge_content(doc: Document, max_pages: int) -> None:
 
 
 def _mentions_budget(doc: Document) -> bool:
-    # NFKC first: some PDFs map 支/收 to Kangxi-radical or compatibility code points
+    # NFKC first: some PDFs map 支/收 to Kangxi-radical or compatibility code points. A word found
+    # in a line's NFKC text is in the normalized whole (dropping control characters cannot break
+    # it): most disclosures say 预算 in their first lines, so the whole is normalized rarely.
+    for line in doc.iter_lines():
+        text = unicodedata.normalize("NFKC", line.text)
+        if any(word in text for word in BUDGET_VOCABULARY):
+            return True
     text = normalize_text(" ".join(line.text for line in doc.iter_lines()))
     return any(word in text for word in BUDGET_VOCABULARY)
 

@@ -20,7 +20,7 @@ import unicodedata
 from collections import Counter, OrderedDict
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Generic, Optional, Sequence, TypeVar
+from typing import Generic, NamedTuple, Optional, Sequence, TypeVar
 
 from pipeline.model import Page
 
@@ -41,9 +41,10 @@ def mask_digits(text: str) -> str:
     return _DIGIT_RE.sub("0", text)
 
 
+@lru_cache(maxsize=20_000)  # asked twice per line (counts, then features), and lines repeat
 def repetition_key(text: str) -> str:
     """What stays the same when a page header repeats (page numbers and spaces vary)."""
-    return mask_digits(re.sub(r"\s+", "", unicodedata.normalize("NFKC", text)))
+    return mask_digits(_SPACE_RE.sub("", unicodedata.normalize("NFKC", text)))
 
 
 # ------------------------------------------------------------------ caches
@@ -141,10 +142,7 @@ def number_shape(tok: str) -> str:
 
 def char_ngrams(text: str, n_max: int = 3, limit: int = 40) -> list[str]:
     t = mask_digits(re.sub(r"\s+", "", unicodedata.normalize("NFKC", text)))[:limit]
-    grams = []
-    for n in range(1, n_max + 1):
-        grams.extend(t[i:i + n] for i in range(len(t) - n + 1))
-    return grams
+    return [t[i:i + n] for n in range(1, n_max + 1) for i in range(len(t) - n + 1)]
 
 
 # ------------------------------------------------------------------ shape of the text
@@ -187,10 +185,10 @@ def shape_features(text: str) -> Features:
     f: Features = {}
     n = len(t) or 1
     compact = t.replace(" ", "")
-    digits = sum(ch.isdigit() for ch in compact)
+    digits = sum(map(str.isdigit, compact))
     cjk = len(CJK_RE.findall(compact))
-    punct = sum(unicodedata.category(ch).startswith("P") for ch in compact)
-    latin = sum(ch.isascii() and ch.isalpha() for ch in compact)
+    punct = sum([category[0] == "P" for category in map(unicodedata.category, compact)])
+    latin = sum(map(str.isalpha, filter(str.isascii, compact)))
     f["r_digit"] = _ratio(digits, len(compact))
     f["r_cjk"] = _ratio(cjk, len(compact))
     f["r_punct"] = _ratio(punct, len(compact))
@@ -334,6 +332,28 @@ class RowFacts:
                    cjk=[bool(CJK_RE.search(t)) for t in texts])
 
 
+class Buckets(NamedTuple):
+    """A bucketed feature: the name of each bucket (bisect_right(edges, value) is its index)."""
+
+    names: tuple[str, ...]
+    edges: tuple[float, ...]
+
+    @classmethod
+    def of(cls, name: str, edges: tuple[float, ...]) -> "Buckets":
+        return cls(tuple(f"{name}={k}" for k in range(len(edges) + 1)), edges)
+
+
+SIZE_B = Buckets.of("size_b", (0.85, 0.97, 1.05, 1.25, 1.6))
+Y_B = Buckets.of("y_b", (0.06, 0.12, 0.25, 0.5, 0.75, 0.9, 0.95))
+X0_B = Buckets.of("x0_b", (0.08, 0.15, 0.3, 0.5, 0.7))
+W_B = Buckets.of("w_b", (0.03, 0.08, 0.15, 0.3, 0.5, 0.7))
+GAP_PREV_B = Buckets.of("gap_prev_b", (-0.5, 0.3, 0.8, 1.5, 3.0))
+GAP_NEXT_B = Buckets.of("gap_next_b", (-0.5, 0.3, 0.8, 1.5, 3.0))
+ROW_N_B = Buckets.of("row_n_b", (1, 2, 3, 5, 8))
+BLANK_BEFORE_B = Buckets.of("blank_before", (1, 2))
+REP_B = Buckets.of("rep_b", (2, 3, 5, 10))
+
+
 def layout_features(page: Page, geo: PageGeometry, i: int, order_pos: dict[int, int], order: list[int],
                     mates: list[list[int]], x0_counts: Counter, facts: "RowFacts | None" = None) -> Features:
     ln = page.lines[i]
@@ -343,42 +363,45 @@ def layout_features(page: Page, geo: PageGeometry, i: int, order_pos: dict[int, 
             pos = order_pos[i]
             prev_no = page.lines[order[pos - 1]].line_no if pos > 0 else None
             gap = (ln.line_no - prev_no - 1) if prev_no is not None else 0
-            f[f"blank_before={min(max(gap, 0), 2)}"] = 1.0
+            f[BLANK_BEFORE_B.names[min(max(gap, 0), 2)]] = 1.0
         return f
     x0, y0, x1, y1 = ln.bbox
     W, H = geo.width, geo.height
+    median_size = geo.median_size
+    rel = (ln.size or median_size) / median_size
     f = {
         "x0": x0 / W, "x1": x1 / W, "xc": (x0 + x1) / 2 / W, "y": (y0 + y1) / 2 / H, "w": (x1 - x0) / W,
         "h_rel": min((y1 - y0) / geo.median_height, 4.0) / 4.0,
-        "size_rel": min((ln.size or geo.median_size) / geo.median_size, 3.0) / 3.0,
+        "size_rel": min(rel, 3.0) / 3.0,
         "bold": float(ln.bold),
         "landscape": float(W > H),
+        SIZE_B.names[bisect_right(SIZE_B.edges, rel)]: 1.0,
+        Y_B.names[bisect_right(Y_B.edges, (y0 + y1) / 2 / H)]: 1.0,
+        X0_B.names[bisect_right(X0_B.edges, x0 / W)]: 1.0,
+        W_B.names[bisect_right(W_B.edges, (x1 - x0) / W)]: 1.0,
+        "centered": float(abs((x0 + x1) / 2 - W / 2) < 0.04 * W and (x1 - x0) < 0.8 * W),
     }
-    rel = (ln.size or geo.median_size) / geo.median_size
-    f[f"size_b={_bucket(rel, (0.85, 0.97, 1.05, 1.25, 1.6))}"] = 1.0
-    f[f"y_b={_bucket((y0 + y1) / 2 / H, (0.06, 0.12, 0.25, 0.5, 0.75, 0.9, 0.95))}"] = 1.0
-    f[f"x0_b={_bucket(x0 / W, (0.08, 0.15, 0.3, 0.5, 0.7))}"] = 1.0
-    f[f"w_b={_bucket((x1 - x0) / W, (0.03, 0.08, 0.15, 0.3, 0.5, 0.7))}"] = 1.0
-    f["centered"] = float(abs((x0 + x1) / 2 - W / 2) < 0.04 * W and (x1 - x0) < 0.8 * W)
     pos = order_pos[i]
-    for name, j in (("gap_prev", order[pos - 1] if pos > 0 else None),
-                    ("gap_next", order[pos + 1] if pos + 1 < len(order) else None)):
-        other = page.lines[j].bbox if j is not None else None
-        if other is None:
-            f[name + "_none"] = 1.0
-            continue
-        gap = (y0 - other[3]) if name == "gap_prev" else (other[1] - y1)
-        g = gap / geo.median_height
-        f[f"{name}_b={_bucket(g, (-0.5, 0.3, 0.8, 1.5, 3.0))}"] = 1.0
-    f["x0_aligned"] = min(x0_counts[round(x0 / 3)] / max(len(page.lines), 1) * 5, 1.0)
+    lines = page.lines
+    other = lines[order[pos - 1]].bbox if pos > 0 else None
+    if other is None:
+        f["gap_prev_none"] = 1.0
+    else:
+        f[GAP_PREV_B.names[bisect_right(GAP_PREV_B.edges, (y0 - other[3]) / geo.median_height)]] = 1.0
+    other = lines[order[pos + 1]].bbox if pos + 1 < len(order) else None
+    if other is None:
+        f["gap_next_none"] = 1.0
+    else:
+        f[GAP_NEXT_B.names[bisect_right(GAP_NEXT_B.edges, (other[1] - y1) / geo.median_height)]] = 1.0
+    f["x0_aligned"] = min(x0_counts[round(x0 / 3)] / max(len(lines), 1) * 5, 1.0)
     row = mates[i]
-    f[f"row_n_b={_bucket(len(row), (1, 2, 3, 5, 8))}"] = 1.0
+    f[ROW_N_B.names[bisect_right(ROW_N_B.edges, len(row))]] = 1.0
     if row:
         facts = facts or RowFacts.of(page)
-        f["row_amount_r"] = _ratio(sum(facts.amount[j] for j in row), len(row))
-        f["row_code"] = float(any(facts.code[j] for j in row))
-        f["row_cjk_r"] = _ratio(sum(facts.cjk[j] for j in row), len(row))
-        lefts = [page.lines[j].bbox[0] for j in row]  # type: ignore[index]
+        f["row_amount_r"] = _ratio(sum([facts.amount[j] for j in row]), len(row))
+        f["row_code"] = float(any([facts.code[j] for j in row]))
+        f["row_cjk_r"] = _ratio(sum([facts.cjk[j] for j in row]), len(row))
+        lefts = [lines[j].bbox[0] for j in row]  # type: ignore[index]
         f["row_leftmost"] = float(x0 <= min(lefts))
         f["row_rightmost"] = float(x0 >= max(lefts))
     return f
@@ -406,7 +429,7 @@ def repetition_counts(pages: Sequence[Page]) -> Counter:
 
 def repetition_features(text: str, counts: Counter, n_pages: int) -> Features:
     c = counts.get(repetition_key(text), 1)
-    f: Features = {f"rep_b={_bucket(c, (2, 3, 5, 10))}": 1.0}
+    f: Features = {REP_B.names[bisect_right(REP_B.edges, c)]: 1.0}
     if n_pages > 2:
         f["rep_share"] = min(c / n_pages, 1.0)
     return f

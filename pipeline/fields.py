@@ -23,7 +23,7 @@ from pipeline.model import FIELD_LABELS, Document, Line, Page, Span
 
 FIELDS_FILE = "fields.crfsuite"
 TEXT_CACHE_SIZE = 4096  # texts whose tokens and token features are kept (lines repeat)
-TAGGED_CACHE_SIZE = 8192  # (text, line context) whose tags are kept
+TAGGED_CACHE_SIZE = 32768  # (text, line context) whose spans are kept (a few hundred bytes each)
 
 
 @dataclass(frozen=True)
@@ -86,7 +86,10 @@ def _text_shape(text: str) -> str:
 
 
 def _line_context(line: Line, page_width: float, prev: Optional[Line] = None,
-                  nxt: Optional[Line] = None) -> dict[str, float | str]:
+                  nxt: Optional[Line] = None, prev_shape: Optional[str] = None,
+                  next_shape: Optional[str] = None) -> dict[str, float | str]:
+    """The line's section, cells and place, and what its neighbours are (`prev_shape`/`next_shape`:
+    _line_shape of prev/nxt when the caller has them)."""
     f: dict[str, float | str] = {"sec": line.label or "none"}
     n_cells = line.text.count("\t") + 1
     f["ncells"] = str(min(n_cells, 12))
@@ -95,8 +98,8 @@ def _line_context(line: Line, page_width: float, prev: Optional[Line] = None,
     else:
         f["x0b"] = "text"
     # a lone "05" is a code part after "210 / 12" fragments and a row number after a name
-    f["prev"] = _line_shape(prev)
-    f["next"] = _line_shape(nxt)
+    f["prev"] = prev_shape if prev_shape is not None else _line_shape(prev)
+    f["next"] = next_shape if next_shape is not None else _line_shape(nxt)
     f["prev_sec"] = (prev.label or "none") if prev is not None else "none"
     return f
 
@@ -139,6 +142,9 @@ class TokenStatics:
         for t in tokens:
             cell_tokens[t.cell] = cell_tokens.get(t.cell, 0) + 1
         seen_in_cell: dict[int, int] = {}
+        filled_before = [0]  # per cell: filled cells before it
+        for kind in cell_kinds:
+            filled_before.append(filled_before[-1] + (kind != "empty"))
         words = [_word(t.text) for t in tokens]
         shapes = [_shape(t.text) for t in tokens]
         for i, t in enumerate(tokens):
@@ -148,8 +154,8 @@ class TokenStatics:
                 "bias": 1.0,
                 "w": words[i],
                 "shape": shapes[i],
-                "len": str(min(len(t.text), 8)),
-                "cell": str(min(t.cell, 15)),
+                "len": _NUMERALS[min(len(t.text), 8)],
+                "cell": _NUMERALS[min(t.cell, 15)],
                 "cell_first": float(k == 0),
                 "cell_last": float(k == cell_tokens[t.cell] - 1),
                 "cell_alone": float(cell_tokens[t.cell] == 1),
@@ -161,25 +167,29 @@ class TokenStatics:
             spaces.append((i > 0 and tokens[i - 1].cell == t.cell and tokens[i - 1].end < t.start,
                            i + 1 < n and tokens[i + 1].cell == t.cell and t.end < tokens[i + 1].start))
             if t.cell < len(cell_kinds):
-                filled_before = sum(k != "empty" for k in cell_kinds[:t.cell])
                 kinds.append((cell_kinds[t.cell], cell_kinds[t.cell - 1] if t.cell > 0 else "none",
                               cell_kinds[t.cell + 1] if t.cell + 1 < len(cell_kinds) else "none",
-                              str(min(filled_before, 8))))
+                              _NUMERALS[min(filled_before[t.cell], 8)]))
             else:
                 kinds.append(None)
-            ndigits.append(str(min(len(_NON_DIGIT_RE.sub("", t.text)), 12)) if t.text[0].isdigit() else None)
+            ndigits.append(_NUMERALS[min(len(_NON_DIGIT_RE.sub("", t.text)), 12)] if t.text[0].isdigit() else None)
             tail: dict[str, float | str] = {}
-            for name, j in (("-1", i - 1), ("+1", i + 1), ("-2", i - 2), ("+2", i + 2)):
+            for step, w_name, shape_name, samecell_name, none_name in _TAIL_NAMES:
+                j = i + step
                 if 0 <= j < n:
-                    tail[f"{name}:w"] = words[j]
-                    tail[f"{name}:shape"] = shapes[j]
-                    tail[f"{name}:samecell"] = float(tokens[j].cell == t.cell)
+                    tail[w_name] = words[j]
+                    tail[shape_name] = shapes[j]
+                    tail[samecell_name] = float(tokens[j].cell == t.cell)
                 else:
-                    tail[f"{name}:none"] = 1.0
+                    tail[none_name] = 1.0
             tails.append(tail)
         return cls(tuple(heads), tuple(spaces), tuple(kinds), tuple(ndigits), tuple(tails))
 
 
+# the neighbouring tokens a token's features name: (step, names of its word, shape, same cell, absence)
+_TAIL_NAMES = tuple((step, f"{name}:w", f"{name}:shape", f"{name}:samecell", f"{name}:none")
+                    for name, step in (("-1", -1), ("+1", 1), ("-2", -2), ("+2", 2)))
+_NUMERALS = tuple(str(k) for k in range(16))  # str(k) of the small counts features name
 _DIGITS_RE = re.compile(r"\d+")
 _NON_DIGIT_RE = re.compile(r"\D")
 
@@ -271,19 +281,20 @@ class FieldTagger:
     def __init__(self, c1: float = 0.05, c2: float = 0.05, max_iterations: int = 80):
         self.c1, self.c2, self.max_iterations = c1, c2, max_iterations
         self.crf = None
-        # (text, line context) -> (tags, marginals): a line's features, hence its tags, are a
-        # function of these alone, and headers, row titles and page furniture repeat
-        self._tagged: BoundedCache[tuple, tuple[tuple[str, ...], tuple[float, ...]]] = BoundedCache(TAGGED_CACHE_SIZE)
+        # (text, line context) -> its spans as (start, end, label, prob): a line's features, hence
+        # its tags, are a function of these alone, and headers, row titles and page furniture repeat
+        self._tagged: BoundedCache[tuple, tuple[tuple[int, int, str, float], ...]] = BoundedCache(TAGGED_CACHE_SIZE)
 
     @staticmethod
     def line_inputs(lines: Sequence[Line], page_width: float = 0.0) -> Iterator[tuple[Line, LineText, dict]]:
         """(line, its text's tokens and statics, its line context) per line with tokens."""
-        for k, ln in enumerate(lines):
-            text = line_text(ln.text)
+        texts = [line_text(ln.text) for ln in lines]
+        last = len(lines) - 1
+        for k, (ln, text) in enumerate(zip(lines, texts)):
             if text.tokens:
-                prev = lines[k - 1] if k > 0 else None
-                nxt = lines[k + 1] if k + 1 < len(lines) else None
-                yield ln, text, _line_context(ln, page_width, prev, nxt)
+                prev, prev_shape = (lines[k - 1], texts[k - 1].shape) if k > 0 else (None, "none")
+                nxt, next_shape = (lines[k + 1], texts[k + 1].shape) if k < last else (None, "none")
+                yield ln, text, _line_context(ln, page_width, prev, nxt, prev_shape, next_shape)
 
     @classmethod
     def line_sequences(cls, lines: Sequence[Line], page_width: float = 0.0):
@@ -319,13 +330,14 @@ class FieldTagger:
         tagger = self.crf.tagger_
         for ln, text, ctx in self.line_inputs(lines, page_width):
             key = (ln.text, *ctx.values())
-            tagged = self._tagged.get(key)
-            if tagged is None:
+            spans = self._tagged.get(key)
+            if spans is None:
                 tagger.set(with_line_context(text.statics, ctx))
                 tags = tagger.tag()
-                tagged = (tuple(tags), tuple(tagger.marginal(tag, i) for i, tag in enumerate(tags)))
-                self._tagged.put(key, tagged)
-            out[index[id(ln)]] = spans_from_tags(text.tokens, *tagged)
+                marginals = [tagger.marginal(tag, i) for i, tag in enumerate(tags)]
+                spans = tuple((s.start, s.end, s.label, s.prob) for s in spans_from_tags(text.tokens, tags, marginals))
+                self._tagged.put(key, spans)
+            out[index[id(ln)]] = [Span(start, end, label, prob=prob) for start, end, label, prob in spans]
         return out
 
     def save(self, model_dir: Path) -> Path:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Iterator, Optional
@@ -154,20 +155,145 @@ def _pairs(mapping: Optional[dict[str, Any]]) -> Optional[list[tuple[str, Option
 
 def write_records_parquet(documents_jsonl: Path, out_path: Path) -> int:
     """Write every record of documents.jsonl to out_path (atomically); returns the row count."""
-    out_path = Path(out_path)
-    partial_path = out_path.with_name(out_path.name + ".partial")
-    rows_written = 0
-    batch: list[dict[str, Any]] = []
-    with pq.ParquetWriter(partial_path, RECORDS_SCHEMA) as writer:
+    writer = RecordsWriter(parquet_path=out_path)
+    try:
         for doc in iter_documents(Path(documents_jsonl)):
-            for row in record_rows(doc):
-                batch.append(row)
-                if len(batch) >= _BATCH_ROWS:
-                    writer.write_table(pa.Table.from_pylist(batch, schema=RECORDS_SCHEMA))
-                    rows_written += len(batch)
-                    batch = []
-        if batch or rows_written == 0:
-            writer.write_table(pa.Table.from_pylist(batch, schema=RECORDS_SCHEMA))
-            rows_written += len(batch)
-    os.replace(partial_path, out_path)
-    return rows_written
+            writer.add(doc)
+    except BaseException:
+        writer.abort()
+        raise
+    return writer.close()
+
+
+def records_table(rows: list[dict[str, Any]]) -> pa.Table:
+    """record_rows' rows as a table of RECORDS_SCHEMA (column by column: faster than from_pylist)."""
+    columns = {name: [row[name] for row in rows] for name in RECORDS_SCHEMA.names}
+    return pa.Table.from_pydict(columns, schema=RECORDS_SCHEMA)
+
+
+class RecordsWriter:
+    """records.parquet and/or its parts folder (part-NNNNN.parquet) from contract documents, in one
+    pass as the documents come: each batch of rows becomes a table once and goes to both.
+
+    Rows are written in batches of `batch_rows` (memory stays flat however large the run); a part
+    is closed only between documents, after `rows_per_part` rows. Both are built beside their
+    final names and swapped in by `close`, so readers never see a half-written file or set of
+    parts; `abort` removes what was built.
+    """
+
+    def __init__(self, parquet_path: Optional[Path] = None, parts_dir: Optional[Path] = None,
+                 rows_per_part: int = 100_000, batch_rows: int = _BATCH_ROWS):
+        self.rows_per_part, self.batch_rows = rows_per_part, batch_rows
+        self.rows = 0  # records added
+        self._pending: list[dict[str, Any]] = []  # rows one of the outputs has not written yet
+        self._file_from = self._part_from = 0  # each output's first unwritten row in _pending
+        self._converted: Optional[tuple[tuple[int, int], pa.Table]] = None  # the last batch's table
+        self._parquet_path = Path(parquet_path) if parquet_path is not None else None
+        self._file: Optional[pq.ParquetWriter] = None
+        self._file_rows = 0
+        if self._parquet_path is not None:
+            self._file = pq.ParquetWriter(_partial(self._parquet_path), RECORDS_SCHEMA)
+        self._parts_dir = Path(parts_dir) if parts_dir is not None else None
+        self._part: Optional[pq.ParquetWriter] = None
+        self._parts = self._part_rows = 0
+        if self._parts_dir is not None:
+            shutil.rmtree(_partial(self._parts_dir), ignore_errors=True)
+            _partial(self._parts_dir).mkdir(parents=True)
+
+    def add(self, doc: dict[str, Any]) -> None:
+        """Queue the records of one contract document (written batch by batch)."""
+        parts = self._parts_dir is not None
+        if parts and self._part is None:
+            self._part = self._open_part()
+        for row in record_rows(doc):
+            self._pending.append(row)
+            self.rows += 1
+            self._part_rows += 1
+            if self._file is not None and len(self._pending) - self._file_from >= self.batch_rows:
+                self._write_file_batch()
+            if parts and len(self._pending) - self._part_from >= self.batch_rows:
+                self._write_part_batch()
+        if parts and self._part_rows >= self.rows_per_part:
+            self._close_part()
+        self._drop_written()
+
+    def close(self) -> int:
+        """Write what is left, swap the outputs in; returns the row count of the records."""
+        if self._file is not None:
+            if len(self._pending) > self._file_from or self._file_rows == 0:
+                self._write_file_batch()
+            self._file.close()
+            os.replace(_partial(self._parquet_path), self._parquet_path)
+        if self._parts_dir is not None:
+            if self._part is None and self._parts == 0:  # no records at all: one empty part holds the schema
+                self._part = self._open_part()
+            if self._part is not None:
+                self._close_part()
+            _swap_in(_partial(self._parts_dir), self._parts_dir)
+        return self.rows
+
+    def abort(self) -> None:
+        """Remove the partial outputs (the final ones are left as they were)."""
+        for writer in (self._file, self._part):
+            if writer is not None:
+                writer.close()
+        if self._parquet_path is not None:
+            _partial(self._parquet_path).unlink(missing_ok=True)
+        if self._parts_dir is not None:
+            shutil.rmtree(_partial(self._parts_dir), ignore_errors=True)
+
+    @property
+    def parts(self) -> int:
+        """Part files written (complete after close)."""
+        return self._parts
+
+    # ------------------------------------------------------------------ batches
+
+    def _table(self, start: int, end: int) -> pa.Table:
+        """The table of _pending[start:end]: converted once when both outputs write the same batch."""
+        if self._converted is None or self._converted[0] != (start, end):
+            self._converted = ((start, end), records_table(self._pending[start:end]))
+        return self._converted[1]
+
+    def _write_file_batch(self) -> None:
+        table = self._table(self._file_from, len(self._pending))
+        self._file.write_table(table)
+        self._file_rows += table.num_rows
+        self._file_from = len(self._pending)
+
+    def _write_part_batch(self) -> None:
+        table = self._table(self._part_from, len(self._pending))
+        self._part.write_table(table)
+        self._part_from = len(self._pending)
+
+    def _open_part(self) -> pq.ParquetWriter:
+        return pq.ParquetWriter(_partial(self._parts_dir) / f"part-{self._parts:05d}.parquet", RECORDS_SCHEMA)
+
+    def _close_part(self) -> None:
+        self._write_part_batch()
+        self._part.close()
+        self._part, self._parts, self._part_rows = None, self._parts + 1, 0
+
+    def _drop_written(self) -> None:
+        """Forget the rows every output has written."""
+        done = min(self._file_from if self._file is not None else len(self._pending),
+                   self._part_from if self._parts_dir is not None else len(self._pending))
+        if done:
+            del self._pending[:done]
+            self._file_from -= done
+            self._part_from -= done
+            self._converted = None
+
+
+def _partial(path: Path) -> Path:
+    return path.with_name(path.name + ".partial")
+
+
+def _swap_in(built: Path, final: Path) -> None:
+    """Replace the folder `final` by `built` (the old one moved aside first, then removed)."""
+    retired = final.with_name(final.name + ".old")
+    shutil.rmtree(retired, ignore_errors=True)
+    if final.exists():
+        os.replace(final, retired)
+    os.replace(built, final)
+    shutil.rmtree(retired, ignore_errors=True)

@@ -7,12 +7,33 @@ cells out of reading order and the models must cope with that.
 """
 from __future__ import annotations
 
+import sys
 import unicodedata
+from operator import itemgetter
 from typing import Optional
 
-import pymupdf
-
 from pipeline.model import Line
+
+
+def _import_pymupdf_without_layout():
+    """pymupdf, imported without its optional layout package.
+
+    When pymupdf_layout is installed, `import pymupdf` imports it too, and it loads an ONNX layout
+    model (about 0.4 s of every worker's start-up) that budgetdoc never uses: text extraction is
+    the same without it. The package stays importable afterwards for code that wants it.
+    """
+    if "pymupdf" in sys.modules or "pymupdf.layout" in sys.modules:
+        import pymupdf
+        return pymupdf
+    sys.modules["pymupdf.layout"] = None  # type: ignore[assignment]  # makes its import fail, quietly
+    try:
+        import pymupdf
+    finally:
+        del sys.modules["pymupdf.layout"]
+    return pymupdf
+
+
+pymupdf = _import_pymupdf_without_layout()
 
 _FLAGS = pymupdf.TEXT_PRESERVE_WHITESPACE | pymupdf.TEXT_MEDIABOX_CLIP | pymupdf.TEXT_INHIBIT_SPACES  # no invented spaces: gaps stay gaps
 
@@ -53,49 +74,61 @@ def _page_lines(page: "pymupdf.Page", page_number: int, with_chars: bool
     return out
 
 
-def _runs(spans: list[dict]) -> list[list[tuple[dict, dict]]]:
-    """(char, span) runs of one raw line, cut at wide gaps; spaces never start or end a run."""
-    runs: list[list[tuple[dict, dict]]] = []
+_CHAR, _BBOX, _LEFT, _RIGHT = itemgetter("c"), itemgetter("bbox"), itemgetter(0), itemgetter(2)
+
+# A run: the characters of one future Line, grouped by the span they come from, spans in order.
+Run = list[tuple[dict, list[dict]]]
+
+
+def _runs(spans: list[dict]) -> list[Run]:
+    """Runs of one raw line, cut at wide gaps; spaces never start a run."""
+    runs: list[Run] = []
     prev_x1: Optional[float] = None  # right edge of the previous character, spaces included
     for span in spans:
         gap = 0.33 * max(float(span.get("size", 10.0)), 1.0)
+        chars: Optional[list[dict]] = None  # this span's characters in the last run
         for ch in span.get("chars", []):
-            x0 = ch["bbox"][0]
+            bbox = ch["bbox"]
             if ch["c"].isspace():
                 # a typed space touches its neighbours; only a gap between glyphs separates cells
-                if runs and prev_x1 is not None and x0 - prev_x1 <= gap:
-                    runs[-1].append((ch, span))
-                    prev_x1 = ch["bbox"][2]
+                if runs and prev_x1 is not None and bbox[0] - prev_x1 <= gap:
+                    if chars is None:
+                        chars = []
+                        runs[-1].append((span, chars))
+                    chars.append(ch)
+                    prev_x1 = bbox[2]
                 continue
-            if prev_x1 is None or not runs or x0 - prev_x1 > gap:
+            if prev_x1 is None or not runs or bbox[0] - prev_x1 > gap:
                 runs.append([])
-            runs[-1].append((ch, span))
-            prev_x1 = ch["bbox"][2]
+                chars = None
+            if chars is None:
+                chars = []
+                runs[-1].append((span, chars))
+            chars.append(ch)
+            prev_x1 = bbox[2]
     return runs
 
 
-def _make_line(run: list[tuple[dict, dict]], page_number: int, index: int, with_chars: bool = True
+def _make_line(run: Run, page_number: int, index: int, with_chars: bool = True
                ) -> Optional[tuple[Line, list[tuple[str, float, float]]]]:
-    end = len(run)
-    while end and run[end - 1][0]["c"].isspace():
-        end -= 1
-    if not end:
+    while run and run[-1][1][-1]["c"].isspace():  # trailing spaces go (with a span left without characters)
+        run[-1][1].pop()
+        if not run[-1][1]:
+            run.pop()
+    if not run:
         return None
-    run = run[:end]
-    text = "".join([ch["c"] for ch, _ in run])
-    x0 = min([ch["bbox"][0] for ch, _ in run])
-    x1 = max([ch["bbox"][2] for ch, _ in run])
-    spans: dict[int, dict] = {}
-    counts: dict[int, int] = {}
-    for _, sp in run:
-        key = id(sp)
-        if key not in spans:
-            spans[key] = sp
-            counts[key] = 0
-        counts[key] += 1
-    y0 = min([sp["bbox"][1] for sp in spans.values()])
-    y1 = max([sp["bbox"][3] for sp in spans.values()])
-    main = spans[max(counts, key=counts.__getitem__)]  # the first of the most used spans
+    if len(run) == 1:  # most lines: one span
+        main, chars = run[0]
+        _, y0, _, y1 = main["bbox"]
+    else:
+        chars = [ch for _, span_chars in run for ch in span_chars]
+        y0 = min([span["bbox"][1] for span, _ in run])
+        y1 = max([span["bbox"][3] for span, _ in run])
+        main = max(run, key=lambda item: len(item[1]))[0]  # the first of the most used spans
+    text = "".join(map(_CHAR, chars))
+    boxes = list(map(_BBOX, chars))
+    x0 = min(map(_LEFT, boxes))
+    x1 = max(map(_RIGHT, boxes))
     line = Line(
         text=text,
         page=page_number,
@@ -105,4 +138,4 @@ def _make_line(run: list[tuple[dict, dict]], page_number: int, index: int, with_
         size=round(float(main.get("size", 0.0)), 2),
         bold=bool(main.get("flags", 0) & 16) or "bold" in str(main.get("font", "")).lower(),
     )
-    return line, ([(ch["c"], ch["origin"][0], ch["origin"][1]) for ch, _ in run] if with_chars else [])
+    return line, ([(ch["c"], ch["origin"][0], ch["origin"][1]) for ch in chars] if with_chars else [])

@@ -10,9 +10,10 @@
 - workers == 1 runs in this process (time limit by SIGALRM where available); workers > 1 runs a
   pool of spawned processes, each building its Processor once; a worker over the limit is killed
   and replaced.
-- At the end records.parquet is rewritten from the whole documents.jsonl (pipeline.output), and
+- records.parquet is rewritten with the records of the whole documents.jsonl (pipeline.output), and
   the same rows as a partitioned folder records/part-NNNNN.parquet (a document's records never
-  straddle two parts), which Spark/DuckDB/Ray read in parallel.
+  straddle two parts), which Spark/DuckDB/Ray read in parallel: the documents already in the file
+  first, then each new one as it is written; both are swapped in at the end of the run.
 - engine "ray" runs the same jobs on Ray Data instead (pipeline.ray_engine): same output files.
 """
 from __future__ import annotations
@@ -22,7 +23,6 @@ import json
 import math
 import multiprocessing
 import os
-import shutil
 import signal
 import sys
 import threading
@@ -35,8 +35,6 @@ from functools import lru_cache
 from multiprocessing.connection import Connection, wait
 from pathlib import Path
 
-import pyarrow as pa
-import pyarrow.parquet as pq
 from typing import Any, Callable, Iterable, Iterator, Optional, Protocol
 
 from pipeline import config
@@ -49,14 +47,13 @@ from pipeline.extract import (
     load_document,
 )
 from pipeline.model import Document
-from pipeline.output import RECORDS_SCHEMA, iter_documents, record_rows, validate_contract, write_records_parquet
+from pipeline.output import RecordsWriter, iter_documents, validate_contract
 
 DOCUMENTS_FILE = "documents.jsonl"
 RECORDS_FILE = "records.parquet"
 RECORDS_PARTS_DIR = "records"  # the same rows as records.parquet, as part-NNNNN.parquet files
 ENGINES = ("local", "ray")
 RECORDS_PART_ROWS = 100_000  # rows per records/part-*.parquet (candidate for pipeline.config)
-_PARQUET_BATCH_ROWS = 5000  # rows held in memory while writing a part
 _MAX_GRACE_S = 5.0  # hard kill this long after the soft (in-worker) limit
 BATCH_GC_THRESHOLD = 50_000  # new container objects between two collections while extracting
 
@@ -560,19 +557,40 @@ def extract_paths(paths: list[Path], out_dir: Path, model: str, workers: int = 1
     if force:
         prepare_output(documents_jsonl, redo_ids={job.doc_id for job in jobs})
 
-    if jobs and engine == "ray":
-        from pipeline.ray_engine import ray_results  # Ray is an optional extra
+    if not jobs and not documents_jsonl.exists():
+        summary.seconds = time.monotonic() - started
+        return summary
+    records = _records_writer(documents_jsonl, out_dir)
+    try:
+        if jobs and engine == "ray":
+            from pipeline.ray_engine import ray_results  # Ray is an optional extra
 
-        with ray_results(jobs, Path(model), workers, timeout_s, processor_factory, address) as results:
-            write_results(results, len(jobs), documents_jsonl, progress, summary)
-            summary.ray_nodes = len(results.nodes)
-    elif jobs:
-        _run_jobs(jobs, documents_jsonl, Path(model), workers, timeout_s, progress, processor_factory, summary)
-    if documents_jsonl.exists():
-        summary.parquet_rows = write_records_parquet(documents_jsonl, out_dir / RECORDS_FILE)
-        write_records_parts(documents_jsonl, out_dir / RECORDS_PARTS_DIR)
+            with ray_results(jobs, Path(model), workers, timeout_s, processor_factory, address) as results:
+                write_results(results, len(jobs), documents_jsonl, progress, summary, records.add)
+                summary.ray_nodes = len(results.nodes)
+        elif jobs:
+            _run_jobs(jobs, documents_jsonl, Path(model), workers, timeout_s, progress, processor_factory, summary,
+                      records.add)
+    except BaseException:
+        records.abort()
+        raise
+    summary.parquet_rows = records.close()
     summary.seconds = time.monotonic() - started
     return summary
+
+
+def _records_writer(documents_jsonl: Path, out_dir: Path) -> RecordsWriter:
+    """records.parquet and its parts, fed first with the documents already in documents.jsonl (a
+    resumed run's), then with each new document as it is written: documents.jsonl is read once."""
+    records = RecordsWriter(out_dir / RECORDS_FILE, out_dir / RECORDS_PARTS_DIR, rows_per_part=RECORDS_PART_ROWS)
+    try:
+        if documents_jsonl.exists():
+            for doc in iter_documents(documents_jsonl):
+                records.add(doc)
+    except BaseException:
+        records.abort()
+        raise
+    return records
 
 
 def _build_processor(factory: ProcessorFactory, model_dir: Path) -> DocumentProcessor:
@@ -584,7 +602,8 @@ def _build_processor(factory: ProcessorFactory, model_dir: Path) -> DocumentProc
 
 
 def _run_jobs(jobs: list[Job], documents_jsonl: Path, model_dir: Path, workers: int, timeout_s: float,
-              progress: bool, factory: ProcessorFactory, summary: RunSummary) -> None:
+              progress: bool, factory: ProcessorFactory, summary: RunSummary,
+              on_written: Callable[[dict[str, Any]], None] = lambda contract: None) -> None:
     pool: Optional[WorkerPool] = None
     if workers > 1:
         pool = WorkerPool(min(workers, len(jobs)), factory, model_dir, timeout_s)
@@ -592,15 +611,16 @@ def _run_jobs(jobs: list[Job], documents_jsonl: Path, model_dir: Path, workers: 
     else:
         results = _run_serial(jobs, _build_processor(factory, model_dir), timeout_s)
     try:
-        write_results(results, len(jobs), documents_jsonl, progress, summary)
+        write_results(results, len(jobs), documents_jsonl, progress, summary, on_written)
     finally:
         if pool is not None:
             pool.close()
 
 
 def write_results(results: Iterable[dict[str, Any]], total: int, documents_jsonl: Path, progress: bool,
-                  summary: RunSummary) -> None:
-    """Append each contract to documents.jsonl as it arrives (flushed), counting it in the summary."""
+                  summary: RunSummary, on_written: Callable[[dict[str, Any]], None] = lambda contract: None) -> None:
+    """Append each contract to documents.jsonl as it arrives (flushed), counting it in the summary
+    and handing it to `on_written` (the Parquet writer)."""
     from tqdm import tqdm
 
     started = time.monotonic()
@@ -611,6 +631,7 @@ def write_results(results: Iterable[dict[str, Any]], total: int, documents_jsonl
                 out.write(json.dumps(contract, ensure_ascii=False) + "\n")
                 out.flush()
                 summary.add(contract)
+                on_written(contract)
                 bar.update(1)
                 elapsed = time.monotonic() - started
                 bar.set_postfix(pages_s=f"{summary.pages / elapsed:.1f}" if elapsed > 0 else "-",
@@ -626,47 +647,15 @@ def write_records_parts(documents_jsonl: Path, parts_dir: Path, rows_per_part: i
     only between documents. Built beside the folder and swapped in, so readers never see a
     half-written set of parts.
     """
-    parts_dir = Path(parts_dir)
-    building = parts_dir.with_name(parts_dir.name + ".partial")
-    shutil.rmtree(building, ignore_errors=True)
-    building.mkdir(parents=True)
-    writer: Optional[pq.ParquetWriter] = None
-    parts, part_rows = 0, 0
-    batch: list[dict[str, Any]] = []
-
-    def flush_batch() -> None:
-        nonlocal batch
-        writer.write_table(pa.Table.from_pylist(batch, schema=RECORDS_SCHEMA))
-        batch = []
-
-    def open_part() -> pq.ParquetWriter:
-        return pq.ParquetWriter(building / f"part-{parts:05d}.parquet", RECORDS_SCHEMA)
-
-    for doc in iter_documents(Path(documents_jsonl)):
-        if writer is None:
-            writer = open_part()
-        for row in record_rows(doc):
-            batch.append(row)
-            part_rows += 1
-            if len(batch) >= _PARQUET_BATCH_ROWS:
-                flush_batch()
-        if part_rows >= rows_per_part:
-            flush_batch()
-            writer.close()
-            writer, parts, part_rows = None, parts + 1, 0
-    if writer is None and parts == 0:  # no records at all: one empty part still holds the schema
-        writer = open_part()
-    if writer is not None:
-        flush_batch()
-        writer.close()
-        parts += 1
-    retired = parts_dir.with_name(parts_dir.name + ".old")
-    shutil.rmtree(retired, ignore_errors=True)
-    if parts_dir.exists():
-        os.replace(parts_dir, retired)
-    os.replace(building, parts_dir)
-    shutil.rmtree(retired, ignore_errors=True)
-    return parts
+    writer = RecordsWriter(parts_dir=parts_dir, rows_per_part=rows_per_part)
+    try:
+        for doc in iter_documents(Path(documents_jsonl)):
+            writer.add(doc)
+    except BaseException:
+        writer.abort()
+        raise
+    writer.close()
+    return writer.parts
 
 
 def load_results(out_dir: Path) -> list[dict[str, Any]]:

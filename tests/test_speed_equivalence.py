@@ -4,23 +4,28 @@
   value, for the shipped models and for a model fitted here (any trained vocabulary);
 - FieldTagger.tag_lines (crfsuite's tagger directly, tags cached per text and line context)
   equals sklearn-crfsuite's predict + predict_marginals, the first time and from the cache;
-- run.contract_problems (compiled validator first) agrees with output.validate_contract.
+- run.contract_problems (compiled validator first) agrees with output.validate_contract;
+- the layout features the encoder computes with numpy over a page equal features.page_context_features;
+- RecordsWriter, writing records.parquet and its parts in one pass, gives what writing each alone does.
 """
 from __future__ import annotations
 
 import copy
+import dataclasses
 from pathlib import Path
 
 import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 
 from pipeline import config
 from pipeline.classify import SectionClassifier, _aligned_proba
 from pipeline.extract import load_document
-from pipeline.features import document_line_features
+from pipeline.features import PageOrder, document_line_features, page_context_features, repetition_counts
 from pipeline.fields import FieldTagger, in_reading_order, spans_from_tags
 from pipeline.model import Page
-from pipeline.output import validate_contract
+from pipeline.output import RecordsWriter, validate_contract
 from pipeline.process import Processor
 from pipeline.run import contract_problems
 from training.datasets import load_example
@@ -77,6 +82,19 @@ def test_encoder_matrices_equal_dict_vectorizer(model_name: str, request: pytest
                                       _aligned_proba(model.second, second_reference, model.labels))
 
 
+def test_matrices_equal_when_sorted_instead_of_put_together_in_order(shipped: SectionClassifier,
+                                                                      documents: list[list[Page]]) -> None:
+    """A vocabulary not in name order (not DictVectorizer's) makes the encoder sort the matrices."""
+    sorting = copy.copy(shipped.encoder)
+    sorting._first_blocks = sorting._second_blocks = None
+    for pages in documents:
+        encoded = shipped.encoder.encode_pages(pages)
+        first = shipped.encoder.first_matrix(encoded)
+        _assert_same_matrix(sorting.first_matrix(encoded), first)
+        probs = _aligned_proba(shipped.first, first, shipped.labels)
+        _assert_same_matrix(sorting.second_matrix(encoded, probs), shipped.encoder.second_matrix(encoded, probs))
+
+
 def test_encoder_cache_gives_the_same_rows_the_second_time(shipped: SectionClassifier,
                                                            documents: list[list[Page]]) -> None:
     pages = documents[0]
@@ -123,3 +141,64 @@ def test_contract_problems_agree_with_validate_contract(documents: list[list[Pag
         breakage(broken)
         problems = contract_problems(broken)
         assert problems and problems == validate_contract(broken)
+
+
+def _entry_set(lines: np.ndarray, cols: np.ndarray, vals: np.ndarray) -> list[tuple[int, int, float]]:
+    return sorted(zip(lines.tolist(), cols.tolist(), vals.tolist()))
+
+
+def _odd_pages(page: Page) -> list[Page]:
+    """Variants of a page the generator rarely makes: no font size, one line, a line's twin."""
+    no_size = dataclasses.replace(page, lines=[dataclasses.replace(ln, size=None if k % 3 else 0.0)
+                                               for k, ln in enumerate(page.lines)])
+    twins = dataclasses.replace(page, lines=page.lines + page.lines[:2])
+    return [no_size, dataclasses.replace(page, lines=page.lines[:1]), twins]
+
+
+def test_layout_encoder_equals_page_context_features(shipped: SectionClassifier,
+                                                     documents: list[list[Page]]) -> None:
+    encoder = shipped.encoder
+    compared = 0
+    for pages in documents:
+        for n_pages in (1, len(pages)):  # rep_share only for documents of three pages or more
+            counts = repetition_counts(pages)
+            for page in [p for page in pages for p in [page] + _odd_pages(page)]:
+                po = PageOrder.of(page)
+                fast = encoder._layout.entries(page, po, counts, n_pages)
+                if fast is None:  # text input: the dict code serves it
+                    assert not page.lines or not all(ln.bbox for ln in page.lines)
+                    continue
+                reference = encoder._context_entries(page_context_features(page, counts, n_pages, po))
+                assert _entry_set(*fast) == _entry_set(*reference), f"page {page.number}"
+                compared += 1
+    assert compared > 20
+
+
+def _contracts(n_docs: int, records_each: int) -> list[dict]:
+    """Contract-like documents with `records_each` budget lines each (what record_rows reads)."""
+    return [{"doc_id": f"d{d}", "source": f"d{d}.pdf", "status": "ok", "tables": [{"table_id": "t1", "kind": "k"}],
+             "records": [{"record_id": f"r{r}", "type": "budget_line", "table_id": "t1", "page": 1, "line": r,
+                          "confidence": 0.5, "values": {"amount": float(r)}, "checks": []}
+                         for r in range(records_each * (d % 3))]}  # some documents without records
+            for d in range(n_docs)]
+
+
+@pytest.mark.parametrize("rows_per_part", [7, 100_000])
+def test_records_writer_one_pass_equals_each_alone(tmp_path: Path, rows_per_part: int) -> None:
+    docs = _contracts(12, 4)
+    both = RecordsWriter(tmp_path / "both.parquet", tmp_path / "both", rows_per_part=rows_per_part, batch_rows=5)
+    file_only = RecordsWriter(tmp_path / "file.parquet", batch_rows=5)
+    parts_only = RecordsWriter(parts_dir=tmp_path / "parts", rows_per_part=rows_per_part, batch_rows=5)
+    for doc in docs:
+        for writer in (both, file_only, parts_only):
+            writer.add(doc)
+    assert both.close() == file_only.close() == parts_only.close() == sum(len(d["records"]) for d in docs)
+    assert (tmp_path / "both.parquet").read_bytes() == (tmp_path / "file.parquet").read_bytes()
+    names = sorted(p.name for p in (tmp_path / "parts").iterdir())
+    assert names == sorted(p.name for p in (tmp_path / "both").iterdir()) and len(names) == both.parts
+    assert len(names) == (1 if rows_per_part > 1000 else 4)
+    for name in names:
+        assert (tmp_path / "both" / name).read_bytes() == (tmp_path / "parts" / name).read_bytes()
+    whole = pq.read_table(tmp_path / "both.parquet")
+    assert pa.concat_tables([pq.read_table(tmp_path / "both" / name) for name in names]).equals(whole)
+    assert not list(tmp_path.glob("*.partial"))
