@@ -124,6 +124,9 @@ class _TextClassifier:
         return self
 
 
+PREDICTION_CACHE_SIZE = 20_000
+
+
 class HeaderModel:
     """column_keys / table_kinds as table assembly calls them (see pipeline.assemble.HeaderModel)."""
 
@@ -154,13 +157,20 @@ class HeaderModel:
 
     def column_keys(self, headers: list[tuple[str, str]]) -> list[tuple[str, float]]:
         """(leaf, full) per column -> (canonical key or "extra:<header>", probability)."""
-        preds = self.keys.predict([key_features(leaf, full) for leaf, full in headers])
-        out = []
-        for (leaf, full), (key, p) in zip(headers, preds):
+        cache = self._key_cache()
+        todo = list(dict.fromkeys(h for h in headers if h not in cache))
+        for (leaf, full), (key, p) in zip(todo, self.keys.predict([key_features(leaf, full) for leaf, full in todo])):
             if key == EXTRA:
                 key = "extra:" + (re.sub(r"\s+", "", full or "") or re.sub(r"\s+", "", leaf or "") or "?")
-            out.append((key, p))
-        return out
+            cache[(leaf, full)] = (key, p)
+        return [cache[h] for h in headers]
+
+    def _key_cache(self) -> dict[tuple[str, str], tuple[str, float]]:
+        # the same few hundred headers recur in every document of a batch; bounded all the same
+        cache = self.__dict__.setdefault("_keys_seen", {})
+        if len(cache) > PREDICTION_CACHE_SIZE:
+            cache.clear()
+        return cache
 
     def column_key(self, header: str) -> tuple[str, float]:
         """One header as printed, parents first ("本年收入 小计", "其中：财政拨款")."""
@@ -168,7 +178,12 @@ class HeaderModel:
         return self.column_keys([(leaf, parent + leaf)])[0]
 
     def table_kinds(self, titles: list[str]) -> list[tuple[str, float]]:
-        return self.kinds.predict([title_features(t) for t in titles])
+        cache = self.__dict__.setdefault("_kinds_seen", {})
+        if len(cache) > PREDICTION_CACHE_SIZE:
+            cache.clear()
+        todo = list(dict.fromkeys(t for t in titles if t not in cache))
+        cache.update(zip(todo, self.kinds.predict([title_features(t) for t in todo])))
+        return [cache[t] for t in titles]
 
     # ---------------------------------------------------------------- persistence
 

@@ -10,6 +10,7 @@ Three layouts reach table assembly:
 """
 from __future__ import annotations
 
+import bisect
 import re
 from dataclasses import dataclass, field
 from statistics import median
@@ -187,6 +188,17 @@ def pdf_rows(frags: list[Fragment], rules_y: list[float] | None = None, join_gap
     return [rows[i] for i in order]
 
 
+def _nearest_center(centers: list[float], y: float) -> int:
+    """Index of the center nearest to y in a sorted list, the lowest index on ties (as min() gives)."""
+    i = bisect.bisect_left(centers, y)
+    if i == len(centers):
+        return bisect.bisect_left(centers, centers[-1])
+    if i == 0:
+        return 0
+    left = bisect.bisect_left(centers, centers[i - 1])
+    return left if y - centers[left] <= centers[i] - y else i
+
+
 def anchored_rows(frags: list[Fragment], anchor_col: int) -> list[Row]:
     """Rows around the fragments of a column that never wraps (序号 / codes), one anchor per row.
 
@@ -212,6 +224,7 @@ def anchored_rows(frags: list[Fragment], anchor_col: int) -> list[Row]:
             merged.append([f])
     centers = [((g[0].line.bbox[1] + g[-1].line.bbox[3]) / 2) for g in merged]
     rows = [Row(cells={anchor_col: Cell(col=anchor_col, frags=g)}) for g in merged]
+    centers_sorted = all(a <= b for a, b in zip(centers, centers[1:]))
     loose: list[Fragment] = []
     for f in frags:
         if f.col == anchor_col:
@@ -220,7 +233,8 @@ def anchored_rows(frags: list[Fragment], anchor_col: int) -> list[Row]:
         if not centers:
             loose.append(f)
             continue
-        best = min(range(len(centers)), key=lambda i: abs(centers[i] - cy))
+        best = _nearest_center(centers, cy) if centers_sorted else min(range(len(centers)),
+                                                                        key=lambda i: abs(centers[i] - cy))
         if abs(centers[best] - cy) > 2.6 * line_h:
             loose.append(f)
             continue

@@ -6,7 +6,9 @@
   equals sklearn-crfsuite's predict + predict_marginals, the first time and from the cache;
 - run.contract_problems (compiled validator first) agrees with output.validate_contract;
 - the layout features the encoder computes with numpy over a page equal features.page_context_features;
-- RecordsWriter, writing records.parquet and its parts in one pass, gives what writing each alone does.
+- RecordsWriter, writing records.parquet and its parts in one pass, gives what writing each alone does;
+- the header model's cached predictions equal fresh ones; the nearest-row search by bisection
+  picks the row min() picks, ties included.
 """
 from __future__ import annotations
 
@@ -202,3 +204,28 @@ def test_records_writer_one_pass_equals_each_alone(tmp_path: Path, rows_per_part
     whole = pq.read_table(tmp_path / "both.parquet")
     assert pa.concat_tables([pq.read_table(tmp_path / "both" / name) for name in names]).equals(whole)
     assert not list(tmp_path.glob("*.partial"))
+
+
+def test_header_model_cache_gives_the_fresh_predictions():
+    from pipeline.header_model import HeaderModel
+
+    model_dir = config.MODELS_DIR
+    cached, fresh = HeaderModel.load(model_dir), HeaderModel.load(model_dir)
+    headers = [("合计", "合计"), ("基本支出", "本年支出 基本支出"), ("数量", "数量"), ("合计", "合计"),
+               ("一般公共预算", "采购金额 一般公共预算")]
+    titles = ["部门预算收支总表", "政府采购预算表", "部门预算收支总表"]
+    first = cached.column_keys(headers)
+    assert cached.column_keys(headers) == first  # now from the cache
+    assert [fresh.column_keys([h])[0] for h in headers] == first
+    assert cached.table_kinds(titles) == cached.table_kinds(titles) == [fresh.table_kinds([t])[0] for t in titles]
+
+
+def test_nearest_row_by_bisection_is_the_one_min_picks():
+    from pipeline.layout import _nearest_center
+
+    rng = np.random.RandomState(7)
+    for _ in range(300):
+        centers = sorted(float(v) for v in rng.randint(0, 40, size=rng.randint(1, 12)))  # with repeats
+        for y in [float(v) / 2 for v in range(-4, 90)]:
+            expected = min(range(len(centers)), key=lambda i: abs(centers[i] - y))
+            assert _nearest_center(centers, y) == expected, (centers, y)
