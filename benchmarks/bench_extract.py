@@ -17,6 +17,7 @@ Markdown tables and writes them to --results.
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import os
 import platform
@@ -53,9 +54,17 @@ FLAT_GROWTH = 0.10  # peak RSS growth from the 2nd to the last quarter of the ru
 
 # ------------------------------------------------------------------------------------ corpus
 
+def generator_fingerprint() -> str:
+    """Hash of the generator's code: a corpus rendered by another version is not reused."""
+    digest = hashlib.sha256()
+    for path in sorted((REPO_ROOT / "training" / "synth").glob("*.py")):
+        digest.update(path.name.encode() + path.read_bytes())
+    return digest.hexdigest()[:10]
+
+
 def build_corpus(cache: Path, docs: int, seed: int) -> list[Path]:
-    """The first `docs` PDFs (by name) of the cached corpus for `seed`, rendering it if short."""
-    folder = cache / f"corpus-seed{seed}"
+    """The first `docs` PDFs (by name) of the cached corpus for `seed` and this generator, rendering it if short."""
+    folder = cache / f"corpus-seed{seed}-{generator_fingerprint()}"
     pdfs = sorted(folder.glob("*.pdf"))
     if len(pdfs) < docs:
         print(f"rendering {docs} PDFs into {folder} (once; about 0.6 s each)", file=sys.stderr)
