@@ -153,16 +153,20 @@ def _pairs(mapping: Optional[dict[str, Any]]) -> Optional[list[tuple[str, Option
     return [(key, None if value is None else float(value)) for key, value in mapping.items()]
 
 
-def write_records_parquet(documents_jsonl: Path, out_path: Path) -> int:
-    """Write every record of documents.jsonl to out_path (atomically); returns the row count."""
-    writer = RecordsWriter(parquet_path=out_path)
+def feed_documents(writer: "RecordsWriter", documents_jsonl: Path) -> "RecordsWriter":
+    """Every document of documents.jsonl added to writer (aborted, nothing left behind, on error)."""
     try:
         for doc in iter_documents(Path(documents_jsonl)):
             writer.add(doc)
     except BaseException:
         writer.abort()
         raise
-    return writer.close()
+    return writer
+
+
+def write_records_parquet(documents_jsonl: Path, out_path: Path) -> int:
+    """Write every record of documents.jsonl to out_path (atomically); returns the row count."""
+    return feed_documents(RecordsWriter(parquet_path=out_path), documents_jsonl).close()
 
 
 def records_table(rows: list[dict[str, Any]]) -> pa.Table:

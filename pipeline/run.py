@@ -47,7 +47,7 @@ from pipeline.extract import (
     load_document,
 )
 from pipeline.model import Document
-from pipeline.output import RecordsWriter, iter_documents, validate_contract
+from pipeline.output import RecordsWriter, feed_documents, iter_documents, validate_contract
 
 DOCUMENTS_FILE = "documents.jsonl"
 RECORDS_FILE = "records.parquet"
@@ -583,14 +583,7 @@ def _records_writer(documents_jsonl: Path, out_dir: Path) -> RecordsWriter:
     """records.parquet and its parts, fed first with the documents already in documents.jsonl (a
     resumed run's), then with each new document as it is written: documents.jsonl is read once."""
     records = RecordsWriter(out_dir / RECORDS_FILE, out_dir / RECORDS_PARTS_DIR, rows_per_part=RECORDS_PART_ROWS)
-    try:
-        if documents_jsonl.exists():
-            for doc in iter_documents(documents_jsonl):
-                records.add(doc)
-    except BaseException:
-        records.abort()
-        raise
-    return records
+    return feed_documents(records, documents_jsonl) if documents_jsonl.exists() else records
 
 
 def _build_processor(factory: ProcessorFactory, model_dir: Path) -> DocumentProcessor:
@@ -647,13 +640,7 @@ def write_records_parts(documents_jsonl: Path, parts_dir: Path, rows_per_part: i
     only between documents. Built beside the folder and swapped in, so readers never see a
     half-written set of parts.
     """
-    writer = RecordsWriter(parts_dir=parts_dir, rows_per_part=rows_per_part)
-    try:
-        for doc in iter_documents(Path(documents_jsonl)):
-            writer.add(doc)
-    except BaseException:
-        writer.abort()
-        raise
+    writer = feed_documents(RecordsWriter(parts_dir=parts_dir, rows_per_part=rows_per_part), documents_jsonl)
     writer.close()
     return writer.parts
 
