@@ -569,7 +569,8 @@ def _project_in_row(table: Table, row: Row, i: int, unit: Optional[str],
     """The project a row of a wide table starts: its tagged name, else (PDF) its 项目名称 cell."""
     name = _tagged_text(row, ("project",))
     if (not name and name_col is not None and name_col in row.cells and any(f.line.bbox for f in row.frags)
-            and not {"implementing_unit", "department"} & set(row.cells[name_col].labels)):
+            and not {"implementing_unit", "department"} & set(row.cells[name_col].labels)
+            and not _unit_row(row)):
         name = join_fragments([row.text(name_col)]) or None
     if not name:
         name = _cell_after_project_code(row)
@@ -587,6 +588,12 @@ def _project_in_row(table: Table, row: Row, i: int, unit: Optional[str],
         field_confidence={"name": min((f.label_prob for f in row.frags), default=1.0)},
         source_lines=[(f.line.page, f.line.index) for f in row.frags],
     )
+
+
+def _unit_row(row: Row) -> bool:
+    """A wide table's unit row (单位编码 | 单位名称): its code is a short unit code, not a project's."""
+    first = re.sub(r"\s+", "", row.cells[min(row.cells)].text)
+    return first.isdigit() and len(first) < 8
 
 
 def _cell_after_project_code(row: Row) -> Optional[str]:
@@ -717,6 +724,7 @@ def _indicator_record(table: Table, row: Row, suffix: str, fields: dict, project
 
 
 PROJECT_TITLE_RE = re.compile(r"^\s*(?:\d+\s*[、.．]\s*)?(.+?)(?:项目)?(?:支出)?绩效(?:目标|自评)表?\s*$")
+GENERIC_TITLE_WORDS = {"预算", "项目", "预算项目", "部门预算", "部门预算项目", "项目支出", "部门", "本级", "重点项目"}
 YEAR_PREFIX_RE = re.compile(r"^(?:20\d{2}\s*年度?)")
 
 
@@ -744,6 +752,8 @@ def project_from_region(region: TableRegion, table: Table, department: Optional[
     if not name:
         m = PROJECT_TITLE_RE.match(region.title.replace("\n", ""))
         name = YEAR_PREFIX_RE.sub("", m.group(1)).strip(" 、") if m else None
+        if name in GENERIC_TITLE_WORDS:
+            name = None  # "预算项目绩效目标表" names no project: its rows do
     code, unit = (re.sub(r"\D", "", codes[0]) if codes else None), (units[0] if units else None)
     goal_parts = goals
     if not goal_parts:
@@ -928,8 +938,10 @@ def assemble(doc: Document, header_model: Optional[HeaderModel] = None) -> Docum
             name, code = (proj.fields["name"], proj.fields["code"]) if proj else (None, None)
             if is_pdf(region.body_lines) or is_tabbed(region.body_lines + region.header_lines):
                 found = indicator_records(table, specs, rows, name, code)
-                if proj and any(r.type == "project" and r.fields["name"] == name for r in found):
-                    doc.records.remove(proj)  # a wide table's first project row already gave it
+                row_projects = [r for r in found if r.type == "project"]
+                if proj and (any(r.fields["name"] == name for r in row_projects) or
+                             (row_projects and not region.project_lines)):
+                    doc.records.remove(proj)  # a wide table's rows name its projects, not its title
                 doc.records.extend(found)
             else:
                 doc.records.extend(span_indicator_records(table, region.body_lines, name, code))
@@ -940,7 +952,22 @@ def assemble(doc: Document, header_model: Optional[HeaderModel] = None) -> Docum
                 and bool(EMPTY_TABLE_RE.search(note_text) or not recs)
         doc.tables.append(table)
     doc.records.extend(narrative_facts(lines))
+    restore_project_suffix(doc.records)
     return doc
+
+
+def restore_project_suffix(records: list[Record]) -> None:
+    """"…服务项目绩效目标表" leaves it open whether 项目 belongs to the name; a budget line or
+    another project of the document printing the name with 项目 settles it."""
+    names = {r.fields.get("subject_name") for r in records if r.type == "budget_line"}
+    names |= {r.fields.get("name") for r in records if r.type == "project"}
+    for r in records:
+        name = r.fields.get("name") if r.type == "project" else None
+        if name and not name.endswith("项目") and name + "项目" in names:
+            r.fields["name"] = name + "项目"
+            for rec in records:
+                if rec.type == "indicator" and rec.fields.get("project") == name:
+                    rec.fields["project"] = name + "项目"
 
 
 FACT_RE = re.compile(r"(-?\d+(?:,\d{3})*(?:\.\d+)?)\s*(万元|亿元|千元|元)")

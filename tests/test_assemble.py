@@ -226,3 +226,35 @@ def test_a_rows_first_text_is_its_level3_even_when_tagged_as_description():
 
     out, ann = assembled(path, level3_tagged_as_description)
     assert f1(indicator_tuples(ann.records), indicator_tuples(out["records"])) >= 0.8  # 0.85 measured
+
+
+def test_project_names_a_newcomer_check_found_wrong():
+    """Generated PDFs of a seed never used before: a wide table titled 预算项目绩效目标表 gave a
+    project "预算", its unit row (单位编码 836001 | 单位名称) a project, and "…服务项目绩效目标表"
+    a name without the 项目 the document prints it with."""
+    from pipeline.assemble import TableRegion, _unit_row, project_from_region, restore_project_suffix
+    from pipeline.layout import Cell, Fragment, Row
+    from pipeline.model import Record, Table
+
+    title = Line(text="预算项目绩效目标表", page=18, index=0, label="table_title")
+    table = Table(table_id="t14", kind="performance_targets", title=title.text)
+    assert project_from_region(TableRegion(title_lines=[title]), table) is None
+
+    def row(*texts: str) -> Row:
+        return Row(cells={i: Cell(col=i, frags=[Fragment(text=t, line=Line(text=t, page=1, index=i))])
+                          for i, t in enumerate(texts)})
+
+    assert _unit_row(row("836001", "瑞金市医疗保障局", "1866.45"))
+    assert not _unit_row(row("168418226000", "长期护理保险办公经费", "981.67"))
+
+    line = Record(record_id="t11-3", type="budget_line", table_id="t11", page=9, line=None,
+                  fields={"subject_name": "重大公共卫生服务项目"})
+    project = Record(record_id="t15-p", type="project", table_id="t15", page=10, line=None,
+                     fields={"name": "重大公共卫生服务"})
+    indicator = Record(record_id="t15-i0", type="indicator", table_id="t15", page=10, line=None,
+                       fields={"project": "重大公共卫生服务"})
+    other = Record(record_id="t16-p", type="project", table_id="t16", page=10, line=None,
+                   fields={"name": "业务培训经费"})
+    restore_project_suffix([line, project, indicator, other])
+    assert project.fields["name"] == indicator.fields["project"] == "重大公共卫生服务项目"
+    assert other.fields["name"] == "业务培训经费"
