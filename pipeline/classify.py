@@ -12,16 +12,13 @@ from pathlib import Path
 from typing import Any, Optional, Sequence, Union
 
 import numpy as np
-from sklearn.feature_extraction import DictVectorizer
-from sklearn.linear_model import LogisticRegression
 
 from pipeline.encode import CONTEXT_STEPS, SectionEncoder
 from pipeline.features import Features, PageOrder, document_line_features
+from pipeline.linear import SoftmaxRegression, Vocabulary, array_text, load_arrays, save_arrays, text_array
 from pipeline.model import SECTION_LABELS, Document, Line, Page
 
-SECTION_FILE = "section.skops"
-# Types a model file may contain: loading refuses anything else (skops never unpickles blindly).
-TRUSTED_PREFIXES = ("sklearn.", "numpy.", "scipy.", "builtins.")
+SECTION_FILE = "section.npz"
 WINDOWS = (5, 15)  # half-widths of the windows whose mean first-pass probabilities the second pass sees
 PagesLike = Union[Document, Sequence[Page], Page]
 
@@ -77,10 +74,11 @@ class SectionClassifier:
 
     def __init__(self, c: float = 2.0, c_second: float = 1.0, max_iter: int = 400):
         self.c, self.c_second, self.max_iter = c, c_second, max_iter
-        self.vectorizer: Optional[DictVectorizer] = None
-        self.first: Optional[LogisticRegression] = None
-        self.vectorizer2: Optional[DictVectorizer] = None
-        self.second: Optional[LogisticRegression] = None
+        # sklearn's DictVectorizer / LogisticRegression while fitting; Vocabulary / SoftmaxRegression after
+        self.vectorizer: Any = None
+        self.first: Any = None
+        self.vectorizer2: Any = None
+        self.second: Any = None
         self.labels: list[str] = list(SECTION_LABELS)
         self.windows: tuple[int, ...] = WINDOWS
         self._encoder: Optional[SectionEncoder] = None
@@ -93,6 +91,9 @@ class SectionClassifier:
         """docs: one entry per document (its pages); labels: per document, one label per line in
         page/line order (default: the lines' own `label`). At most `cap` lines per label and document
         are kept (table rows dominate and are alike); `doc_weights` weight whole documents."""
+        from sklearn.feature_extraction import DictVectorizer
+        from sklearn.linear_model import LogisticRegression
+
         doc_pages = [_pages(d) for d in docs]
         if labels is None:
             labels = [[ln.label or "other" for p in pages for ln in p.lines] for pages in doc_pages]
@@ -124,11 +125,16 @@ class SectionClassifier:
         self.vectorizer2 = DictVectorizer(sparse=True).fit(ctx)
         self.second = LogisticRegression(C=self.c_second, tol=1e-3, max_iter=self.max_iter).fit(
             self.vectorizer2.transform(ctx), y, sample_weight=sw)
+        self.vectorizer, self.vectorizer2 = (Vocabulary.from_dict_vectorizer(self.vectorizer),
+                                             Vocabulary.from_dict_vectorizer(self.vectorizer2))
+        self.first, self.second = SoftmaxRegression.from_sklearn(self.first), SoftmaxRegression.from_sklearn(self.second)
         self._encoder = None
         return self
 
     def _out_of_fold(self, feats, keep_idx, ys, ws, folds: int = 3) -> list[np.ndarray]:
         """First-pass probabilities of every line of every document from a model that did not see it."""
+        from sklearn.linear_model import LogisticRegression
+
         n_docs = len(feats)
         fold_of = [i % folds for i in range(n_docs)]
         out: list[Optional[np.ndarray]] = [None] * n_docs
@@ -182,60 +188,23 @@ class SectionClassifier:
     # ---------------------------------------------------------------- persistence
 
     def save(self, model_dir: Path) -> Path:
-        state = {"labels": list(self.labels), "c": self.c, "c_second": self.c_second, "windows": list(self.windows),
-                 "vectorizer": pack_vectorizer(self.vectorizer), "first": self.first,
-                 "vectorizer2": pack_vectorizer(self.vectorizer2), "second": self.second}
-        return save_skops(state, Path(model_dir) / SECTION_FILE)
+        arrays = {"vectorizer": text_array(self.vectorizer.packed()), "vectorizer2": text_array(self.vectorizer2.packed()),
+                  **self.first.arrays("first"), **self.second.arrays("second")}
+        meta = {"labels": list(self.labels), "c": self.c, "c_second": self.c_second, "windows": list(self.windows)}
+        return save_arrays(Path(model_dir) / SECTION_FILE, arrays, meta)
 
     @classmethod
     def load(cls, model_dir: Path) -> "SectionClassifier":
-        state: dict[str, Any] = load_skops(Path(model_dir) / SECTION_FILE)
-        self = cls(c=state["c"], c_second=state["c_second"])
-        self.labels = list(state["labels"])
-        self.windows = tuple(state.get("windows", ()))
-        self.vectorizer, self.first = unpack_vectorizer(state["vectorizer"]), state["first"]
-        self.vectorizer2, self.second = unpack_vectorizer(state["vectorizer2"]), state["second"]
+        arrays, meta = load_arrays(Path(model_dir) / SECTION_FILE)
+        self = cls(c=meta["c"], c_second=meta["c_second"])
+        self.labels = list(meta["labels"])
+        self.windows = tuple(meta.get("windows", ()))
+        self.vectorizer = Vocabulary.unpacked(array_text(arrays["vectorizer"]))
+        self.vectorizer2 = Vocabulary.unpacked(array_text(arrays["vectorizer2"]))
+        self.first = SoftmaxRegression.from_arrays(arrays, "first")
+        self.second = SoftmaxRegression.from_arrays(arrays, "second")
         self._encoder = self._build_encoder()  # now, not on the first document
         return self
-
-
-_NAME_SEP = "\x1f"
-
-
-def pack_vectorizer(v: DictVectorizer) -> str:
-    """A fitted DictVectorizer as one string (skops stores a dict of 10k names very verbosely)."""
-    names = list(v.feature_names_)
-    if any(_NAME_SEP in n for n in names):
-        raise ValueError("feature name contains the separator")
-    return _NAME_SEP.join(names)
-
-
-def unpack_vectorizer(packed: str) -> DictVectorizer:
-    v = DictVectorizer(sparse=True)
-    v.feature_names_ = packed.split(_NAME_SEP) if packed else []
-    v.vocabulary_ = {n: i for i, n in enumerate(v.feature_names_)}
-    return v
-
-
-def save_skops(obj: Any, path: Path) -> Path:
-    import zipfile
-
-    import skops.io as sio
-
-    path.parent.mkdir(parents=True, exist_ok=True)
-    sio.dump(obj, path, compression=zipfile.ZIP_DEFLATED, compresslevel=9)
-    return path
-
-
-def load_skops(path: Path) -> Any:
-    """Load a skops file, trusting only scikit-learn / numpy / scipy types."""
-    import skops.io as sio
-
-    untrusted = sio.get_untrusted_types(file=path)
-    refused = [t for t in untrusted if not t.startswith(TRUSTED_PREFIXES)]
-    if refused:
-        raise ValueError(f"{path}: refusing to load types {refused}")
-    return sio.load(path, trusted=untrusted)
 
 
 def _shape_only(f: Features) -> Features:
@@ -261,7 +230,7 @@ def _frequent_keys(flat: Sequence[Features], min_df: int) -> set[str]:
     return {k for k, c in counts.items() if c >= min_df}
 
 
-def _aligned_proba(model: LogisticRegression, X, labels: Sequence[str]) -> np.ndarray:
+def _aligned_proba(model: Any, X, labels: Sequence[str]) -> np.ndarray:
     """Model probabilities with columns in `labels` order (a fold may lack a rare label)."""
     raw = model.predict_proba(X)
     out = np.zeros((raw.shape[0], len(labels)))

@@ -12,6 +12,8 @@ CONTRACT_SCHEMA = SHARED_DIR / "contract" / "document.schema.json"
 SEEDS_DIR = SHARED_DIR / "seeds"
 
 MODELS_DIR = Path(os.environ.get("BUDGETDOC_MODELS", REPO_ROOT / "models"))
+# What a model folder holds besides manifest.json and the optional calibration.json.
+MODEL_FILES = ("section.npz", "fields.crfsuite", "header_keys.npz", "table_kind.npz")
 ANNOTATIONS_DIR = REPO_ROOT / "annotations"
 SAMPLES_DIR = REPO_ROOT / "samples"
 

@@ -23,7 +23,7 @@ from pipeline.model import FIELD_LABELS, Document, Line, Page, Span
 
 FIELDS_FILE = "fields.crfsuite"
 TEXT_CACHE_SIZE = 4096  # texts whose tokens and token features are kept (lines repeat)
-TAGGED_CACHE_SIZE = 32768  # (text, line context) whose spans are kept (a few hundred bytes each)
+TAGGED_CACHE_SIZE = 32768  # (TokenStatics.key, line context) whose spans are kept (a few hundred bytes each)
 
 
 @dataclass(frozen=True)
@@ -133,6 +133,10 @@ class TokenStatics:
     kinds: tuple[Optional[tuple[str, str, str, str]], ...]  # cellkind, prevcell, nextcell, filled_before
     ndigits: tuple[Optional[str], ...]
     tails: tuple[dict[str, float | str], ...]   # per token: the neighbouring tokens' features
+    # What the features above are computed from: token offsets and cells, what each token's text
+    # gives (word, shape, length, digits, dot) and the cell kinds. Texts with equal keys get the
+    # same features, hence the same tags and spans in the same line context ("56.30", "41.07").
+    key: tuple
 
     @classmethod
     def of(cls, tokens: Sequence[Token], cell_kinds: Sequence[str] = ()) -> "TokenStatics":
@@ -183,7 +187,9 @@ class TokenStatics:
                 else:
                     tail[none_name] = 1.0
             tails.append(tail)
-        return cls(tuple(heads), tuple(spaces), tuple(kinds), tuple(ndigits), tuple(tails))
+        key = (tuple((t.start, t.end, t.cell, head["w"], head["shape"], head["len"], head["digits_only"], head["has_dot"], nd)
+                     for t, head, nd in zip(tokens, heads, ndigits)), tuple(cell_kinds))
+        return cls(tuple(heads), tuple(spaces), tuple(kinds), tuple(ndigits), tuple(tails), key)
 
 
 # the neighbouring tokens a token's features name: (step, names of its word, shape, same cell, absence)
@@ -280,7 +286,9 @@ def spans_from_tags(tokens: Sequence[Token], tags: Sequence[str], probs: Sequenc
 class FieldTagger:
     def __init__(self, c1: float = 0.05, c2: float = 0.05, max_iterations: int = 80):
         self.c1, self.c2, self.max_iterations = c1, c2, max_iterations
-        self.crf = None
+        self.crf = None  # sklearn-crfsuite's CRF while training (it owns the model file it trained into)
+        self.model_path: Optional[Path] = None
+        self.tagger = None  # crfsuite's Tagger over model_path: inference needs no scikit-learn import
         # (text, line context) -> its spans as (start, end, label, prob): a line's features, hence
         # its tags, are a function of these alone, and headers, row titles and page furniture repeat
         self._tagged: BoundedCache[tuple, tuple[tuple[int, int, str, float], ...]] = BoundedCache(TAGGED_CACHE_SIZE)
@@ -316,6 +324,7 @@ class FieldTagger:
         self.crf = sklearn_crfsuite.CRF(algorithm="lbfgs", c1=self.c1, c2=self.c2,
                                         max_iterations=self.max_iterations, all_possible_transitions=True)
         self.crf.fit(X, y)
+        self.model_path, self.tagger = Path(self.crf.modelfile.name), self.crf.tagger_
         self._tagged = BoundedCache(TAGGED_CACHE_SIZE)
         return self
 
@@ -327,9 +336,9 @@ class FieldTagger:
         index = {id(ln): k for k, ln in enumerate(lines)}
         # crfsuite's tagger directly: one set() per line serves Viterbi and the marginals of the
         # chosen tags (sklearn-crfsuite sets every line twice and computes every label's marginal)
-        tagger = self.crf.tagger_
+        tagger = self.tagger
         for ln, text, ctx in self.line_inputs(lines, page_width):
-            key = (ln.text, *ctx.values())
+            key = (text.statics.key, *ctx.values())
             spans = self._tagged.get(key)
             if spans is None:
                 tagger.set(with_line_context(text.statics, ctx))
@@ -343,15 +352,17 @@ class FieldTagger:
     def save(self, model_dir: Path) -> Path:
         target = Path(model_dir) / FIELDS_FILE
         target.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(self.crf.modelfile.name, target)
+        shutil.copyfile(self.model_path, target)
         return target
 
     @classmethod
     def load(cls, model_dir: Path) -> "FieldTagger":
-        import sklearn_crfsuite
+        import pycrfsuite
 
         self = cls()
-        self.crf = sklearn_crfsuite.CRF(model_filename=str(Path(model_dir) / FIELDS_FILE))
+        self.model_path = Path(model_dir) / FIELDS_FILE
+        self.tagger = pycrfsuite.Tagger()
+        self.tagger.open(str(self.model_path))
         return self
 
 

@@ -17,15 +17,13 @@ from pathlib import Path
 from typing import Iterable, Optional, Sequence
 
 import numpy as np
-from sklearn.feature_extraction import DictVectorizer
-from sklearn.linear_model import LogisticRegression
 
 from pipeline import header_rules as hr
-from pipeline.classify import load_skops, pack_vectorizer, save_skops, unpack_vectorizer
+from pipeline.linear import SoftmaxRegression, Vocabulary, array_text, load_arrays, save_arrays, text_array
 from pipeline.model import COLUMN_KEYS, TABLE_KINDS
 
-KEYS_FILE = "header_keys.skops"
-KINDS_FILE = "table_kind.skops"
+KEYS_FILE = "header_keys.npz"
+KINDS_FILE = "table_kind.npz"
 EXTRA = "extra"
 _SEP_RE = re.compile(r"\s*/\s*|\s+")
 
@@ -94,17 +92,21 @@ def title_features(title: str) -> dict[str, float]:
 
 
 class _TextClassifier:
-    """DictVectorizer + logistic regression with labelled probabilities."""
+    """Feature dicts -> logistic regression with labelled probabilities (fitted with scikit-learn,
+    held as pipeline.linear's numpy equivalents)."""
 
     def __init__(self, c: float):
         self.c = c
-        self.vectorizer: Optional[DictVectorizer] = None
-        self.model: Optional[LogisticRegression] = None
+        self.vectorizer: Optional[Vocabulary] = None
+        self.model: Optional[SoftmaxRegression] = None
 
     def fit(self, feats: list[dict[str, float]], labels: list[str], weights: Optional[list[float]] = None):
-        self.vectorizer = DictVectorizer(sparse=True).fit(feats)
-        self.model = LogisticRegression(C=self.c, max_iter=2000).fit(
-            self.vectorizer.transform(feats), labels, sample_weight=weights)
+        from sklearn.feature_extraction import DictVectorizer
+        from sklearn.linear_model import LogisticRegression
+
+        vectorizer = DictVectorizer(sparse=True).fit(feats)
+        model = LogisticRegression(C=self.c, max_iter=2000).fit(vectorizer.transform(feats), labels, sample_weight=weights)
+        self.vectorizer, self.model = Vocabulary.from_dict_vectorizer(vectorizer), SoftmaxRegression.from_sklearn(model)
         return self
 
     def predict(self, feats: list[dict[str, float]]) -> list[tuple[str, float]]:
@@ -114,13 +116,16 @@ class _TextClassifier:
         best = probs.argmax(axis=1)
         return [(str(self.model.classes_[k]), float(p[k])) for k, p in zip(best, probs)]
 
-    def state(self) -> dict:
-        return {"c": self.c, "vectorizer": pack_vectorizer(self.vectorizer), "model": self.model}
+    def save(self, path: Path) -> Path:
+        return save_arrays(path, {"vectorizer": text_array(self.vectorizer.packed()), **self.model.arrays("model")},
+                           {"c": self.c})
 
     @classmethod
-    def from_state(cls, state: dict) -> "_TextClassifier":
-        self = cls(state["c"])
-        self.vectorizer, self.model = unpack_vectorizer(state["vectorizer"]), state["model"]
+    def load(cls, path: Path) -> "_TextClassifier":
+        arrays, meta = load_arrays(path)
+        self = cls(meta["c"])
+        self.vectorizer = Vocabulary.unpacked(array_text(arrays["vectorizer"]))
+        self.model = SoftmaxRegression.from_arrays(arrays, "model")
         return self
 
 
@@ -188,13 +193,11 @@ class HeaderModel:
     # ---------------------------------------------------------------- persistence
 
     def save(self, model_dir: Path) -> list[Path]:
-        return [save_skops(self.keys.state(), Path(model_dir) / KEYS_FILE),
-                save_skops(self.kinds.state(), Path(model_dir) / KINDS_FILE)]
+        return [self.keys.save(Path(model_dir) / KEYS_FILE), self.kinds.save(Path(model_dir) / KINDS_FILE)]
 
     @classmethod
     def load(cls, model_dir: Path) -> "HeaderModel":
-        return cls(_TextClassifier.from_state(load_skops(Path(model_dir) / KEYS_FILE)),
-                   _TextClassifier.from_state(load_skops(Path(model_dir) / KINDS_FILE)))
+        return cls(_TextClassifier.load(Path(model_dir) / KEYS_FILE), _TextClassifier.load(Path(model_dir) / KINDS_FILE))
 
 
 def _counted(pairs: Iterable[tuple[str, str]]) -> dict[tuple[str, str], int]:

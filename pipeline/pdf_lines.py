@@ -15,21 +15,27 @@ from typing import Optional
 from pipeline.model import Line
 
 
+_UNUSED_EXTRAS = ("pymupdf.layout", "pymupdf4llm")
+
+
 def _import_pymupdf_without_layout():
-    """pymupdf, imported without its optional layout package.
+    """pymupdf, imported without its optional layout and Markdown packages.
 
     When pymupdf_layout is installed, `import pymupdf` imports it too, and it loads an ONNX layout
-    model (about 0.4 s of every worker's start-up) that budgetdoc never uses: text extraction is
-    the same without it. The package stays importable afterwards for code that wants it.
+    model (about 0.4 s of every worker's start-up); pymupdf4llm (Markdown export, with onnxruntime)
+    costs another 0.14 s. budgetdoc uses neither: text extraction is the same without them. Both
+    stay importable afterwards for code that wants them.
     """
-    if "pymupdf" in sys.modules or "pymupdf.layout" in sys.modules:
+    if "pymupdf" in sys.modules or any(name in sys.modules for name in _UNUSED_EXTRAS):
         import pymupdf
         return pymupdf
-    sys.modules["pymupdf.layout"] = None  # type: ignore[assignment]  # makes its import fail, quietly
+    for name in _UNUSED_EXTRAS:
+        sys.modules[name] = None  # type: ignore[assignment]  # makes its import fail, quietly
     try:
         import pymupdf
     finally:
-        del sys.modules["pymupdf.layout"]
+        for name in _UNUSED_EXTRAS:
+            del sys.modules[name]
     return pymupdf
 
 

@@ -24,20 +24,24 @@ class Processor:
         from pipeline.classify import SectionClassifier
         from pipeline.features import load_tokenizer
         from pipeline.fields import FieldTagger
-        from pipeline.header_model import HeaderModel
+        from pipeline.header_model import KEYS_FILE, HeaderModel
 
         self.model_dir = Path(model_dir)
         if not (self.model_dir / "manifest.json").exists():
             raise ModelsMissing(
                 f"no models in {self.model_dir} (manifest.json missing): pass --model with a model folder, "
                 "or rebuild the shipped ones with `python -m training.build_models`")
+        if (self.model_dir / "section.skops").exists() and not (self.model_dir / "section.npz").exists():
+            raise ModelsMissing(
+                f"{self.model_dir} holds models in the .skops format of budgetdoc before 2026-12; retrain it "
+                "with `budgetdoc train` (or `python -m training.build_models --out DIR`) to get .npz files")
         manifest = json.loads((self.model_dir / "manifest.json").read_text())
         self.name = manifest.get("name", "budgetdoc-default")
         self.version = str(manifest.get("version", "0"))
         self.sections = SectionClassifier.load(self.model_dir)
         self.fields = FieldTagger.load(self.model_dir)
         load_tokenizer()  # part of start-up, like the models
-        self.headers = HeaderModel.load(self.model_dir) if (self.model_dir / "header_keys.skops").exists() else RuleHeaderModel()
+        self.headers = HeaderModel.load(self.model_dir) if (self.model_dir / KEYS_FILE).exists() else RuleHeaderModel()
         self.calibrator = Calibrator.load(self.model_dir)
 
     def process(self, doc: Document, timings: Optional[dict[str, float]] = None,

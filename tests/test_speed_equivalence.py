@@ -2,8 +2,9 @@
 
 - SectionEncoder's two matrices equal DictVectorizer.transform of the dict features, value for
   value, for the shipped models and for a model fitted here (any trained vocabulary);
-- FieldTagger.tag_lines (crfsuite's tagger directly, tags cached per text and line context)
-  equals sklearn-crfsuite's predict + predict_marginals, the first time and from the cache;
+- FieldTagger.tag_lines (crfsuite's tagger directly, tags cached per token key and line context)
+  equals sklearn-crfsuite's predict + predict_marginals, the first time and from the cache; texts
+  with equal token keys have equal features;
 - run.contract_problems (compiled validator first) agrees with output.validate_contract;
 - the layout features the encoder computes with numpy over a page equal features.page_context_features;
 - RecordsWriter, writing records.parquet and its parts in one pass, gives what writing each alone does;
@@ -69,14 +70,21 @@ def _assert_same_matrix(fast, reference) -> None:
 @pytest.mark.parametrize("model_name", ["shipped", "fitted_here"])
 def test_encoder_matrices_equal_dict_vectorizer(model_name: str, request: pytest.FixtureRequest,
                                                 documents: list[list[Page]]) -> None:
+    from sklearn.feature_extraction import DictVectorizer
+
     model: SectionClassifier = request.getfixturevalue(model_name)
+    vectorizers = []
+    for vocabulary in (model.vectorizer, model.vectorizer2):  # scikit-learn's own, as it was fitted
+        fitted = DictVectorizer(sparse=True)
+        fitted.feature_names_, fitted.vocabulary_ = list(vocabulary.feature_names_), dict(vocabulary.vocabulary_)
+        vectorizers.append(fitted)
     for pages in documents:
         flat = [f for page in document_line_features(pages) for f in page]
         encoded = model.encoder.encode_pages(pages)
-        first_reference = model.vectorizer.transform(flat)
+        first_reference = vectorizers[0].transform(flat)
         _assert_same_matrix(model.encoder.first_matrix(encoded), first_reference)
         first = _aligned_proba(model.first, first_reference, model.labels)
-        second_reference = model.vectorizer2.transform(model._second_inputs([pages], first, flat))
+        second_reference = vectorizers[1].transform(model._second_inputs([pages], first, flat))
         second_fast = model.encoder.second_matrix(encoded, first)
         _assert_same_matrix(second_fast, second_reference)
         assert second_reference.nnz > 20 * len(flat)  # context features really were compared
@@ -105,7 +113,10 @@ def test_encoder_cache_gives_the_same_rows_the_second_time(shipped: SectionClass
 
 
 def test_field_tagger_equals_sklearn_crfsuite(shipped: SectionClassifier, documents: list[list[Page]]) -> None:
+    import sklearn_crfsuite
+
     tagger = FieldTagger.load(config.MODELS_DIR)
+    crf = sklearn_crfsuite.CRF(model_filename=str(config.MODELS_DIR / "fields.crfsuite"))
     for pages in documents:
         probs = shipped.predict_proba(pages)
         lines = [ln for page in pages for ln in page.lines]
@@ -115,8 +126,8 @@ def test_field_tagger_equals_sklearn_crfsuite(shipped: SectionClassifier, docume
             ordered = in_reading_order(page)
             sequences = list(tagger.line_sequences(ordered, page.width))
             features = [f for _, _, f in sequences]
-            tags = tagger.crf.predict(features)
-            marginals = tagger.crf.predict_marginals(features)
+            tags = crf.predict(features)
+            marginals = crf.predict_marginals(features)
             reference = {id(ln): spans_from_tags(tokens, tg, [m[t] for m, t in zip(mg, tg)])
                          for (ln, tokens, _), tg, mg in zip(sequences, tags, marginals)}
             for attempt in ("computed", "cached"):
@@ -124,6 +135,29 @@ def test_field_tagger_equals_sklearn_crfsuite(shipped: SectionClassifier, docume
                 want = [reference.get(id(ln), []) for ln in ordered]
                 assert got == want, f"{attempt} tags differ on page {page.number}"
     assert len(tagger._tagged) > 100  # the second round really came from the cache
+
+
+def test_texts_with_equal_token_keys_get_equal_features(documents: list[list[Page]]) -> None:
+    """The tagger's cache shares tags between texts with equal TokenStatics.key: their features and
+    token offsets must be equal (a feature computed from something the key leaves out breaks this)."""
+    from pipeline.fields import line_text, with_line_context
+
+    texts = {ln.text for pages in documents for page in pages for ln in page.lines}
+    for seed in sorted(config.SEEDS_DIR.glob("*.txt")):
+        texts.update(ln.text for page in load_document(seed).pages for ln in page.lines)
+    groups: dict[tuple, list[str]] = {}
+    for text in sorted(texts):
+        groups.setdefault(line_text(text).statics.key, []).append(text)
+    shared = [group for group in groups.values() if len(group) > 1]
+    assert sum(len(group) for group in shared) > 200  # the key really lets texts share tags
+    context = {"sec": "subject_row", "ncells": "3", "x0b": "2", "prev": "num/1", "next": "none", "prev_sec": "none"}
+    for group in shared:
+        first = line_text(group[0])
+        want = (with_line_context(first.statics, context), [(t.start, t.end) for t in first.tokens])
+        for text in group[1:]:
+            other = line_text(text)
+            assert (with_line_context(other.statics, context), [(t.start, t.end) for t in other.tokens]) == want, \
+                (group[0], text)
 
 
 def test_contract_problems_agree_with_validate_contract(documents: list[list[Page]], tmp_path: Path) -> None:

@@ -3,8 +3,8 @@
     python -m training.build_models [--annotations DIR ...] [--out models/]
 
 Trains the section classifier, the field tagger and the header/title models on the `train`
-split plus every seed, writes section.skops, fields.crfsuite, header_keys.skops,
-table_kind.skops and manifest.json (library versions, training files with sizes and hashes,
+split plus every seed, writes section.npz, fields.crfsuite, header_keys.npz,
+table_kind.npz and manifest.json (library versions, training files with sizes and hashes,
 held-out metrics), and prints the held-out figures:
 - test_doc / test_template: the shipped models (they never saw these documents);
 - each seed: models trained by the same function on train + the other seeds (leave-one-seed-out).
@@ -232,7 +232,7 @@ def leave_one_seed_out_metrics(examples: Sequence[DocExample], log) -> dict[str,
 
 def library_versions() -> dict[str, str]:
     out = {"python": sys.version.split()[0]}
-    for dist in ("scikit-learn", "sklearn-crfsuite", "python-crfsuite", "skops", "jieba", "numpy", "scipy"):
+    for dist in ("scikit-learn", "sklearn-crfsuite", "python-crfsuite", "jieba", "numpy", "scipy"):
         try:
             out[dist] = metadata.version(dist)
         except metadata.PackageNotFoundError:
@@ -256,7 +256,7 @@ def build(annotation_dirs: Sequence[Path], out_dir: Path, loso: bool = True, log
         metrics["seeds_leave_one_out"] = leave_one_seed_out_metrics(examples, log)
     manifest = {
         "name": MODEL_NAME, "version": MODEL_VERSION,
-        "files": sorted(p.name for p in out_dir.iterdir() if p.suffix in (".skops", ".crfsuite")),
+        "files": sorted(n for n in config.MODEL_FILES if (out_dir / n).exists()),
         "libraries": library_versions(),
         "settings": {"seed_weight": SEED_WEIGHT, "text_view_share": TEXT_VIEW_SHARE, "section_cap": SECTION_CAP,
                      "max_synth_docs": MAX_SYNTH_DOCS},

@@ -1,8 +1,7 @@
 """A budgetdoc model folder as an MLflow pyfunc model, and `models:/NAME@alias` back to a folder.
 
-The folder (section.skops, fields.crfsuite, header_keys.skops, table_kind.skops, manifest.json,
-optional calibration.json) is logged unchanged as the pyfunc's artifact `model_dir`, so the
-sklearn parts stay skops files (no pickle of estimators). The pyfunc reads disclosure text:
+The folder (config.MODEL_FILES, manifest.json, optional calibration.json) is logged unchanged as
+the pyfunc's artifact `model_dir`: plain arrays and the CRF file, no pickle of estimators. The pyfunc reads disclosure text:
 input a DataFrame with a `text` column (one disclosure per row, as a text file would hold it),
 output one row per input with the contract JSON of the document, its status and record count.
 """
@@ -75,7 +74,7 @@ def pip_requirements() -> list[str]:
     from importlib import metadata
 
     out = []
-    for dist in ("mlflow", "scikit-learn", "skops", "sklearn-crfsuite", "python-crfsuite", "jieba", "pymupdf",
+    for dist in ("mlflow", "scikit-learn", "sklearn-crfsuite", "python-crfsuite", "jieba", "pymupdf",
                  "numpy", "pandas", "scipy"):
         try:
             out.append(f"{dist}=={metadata.version(dist)}")
@@ -99,56 +98,14 @@ def log_model_folder(model_dir: Path, registered_name: Optional[str], artifact_n
 
 # ------------------------------------------------------------------ what a model folder holds
 
-MODEL_FILES = ("section.skops", "fields.crfsuite", "header_keys.skops", "table_kind.skops")
-
-
-def _feed(h, obj: Any) -> None:
-    """Hash a loaded model state canonically: dict keys sorted, arrays by dtype, shape and bytes."""
-    import numpy as np
-
-    if isinstance(obj, dict):
-        h.update(b"{")
-        for key in sorted(obj, key=str):
-            _feed(h, key)
-            _feed(h, obj[key])
-        h.update(b"}")
-    elif isinstance(obj, (list, tuple)):
-        h.update(b"[")
-        for item in obj:
-            _feed(h, item)
-        h.update(b"]")
-    elif isinstance(obj, np.ndarray):
-        h.update(f"nd{obj.dtype.str}{obj.shape}".encode())
-        if obj.dtype == object:
-            _feed(h, obj.tolist())
-        else:
-            h.update(np.ascontiguousarray(obj).tobytes())
-    elif obj is None or isinstance(obj, (str, bytes, bool, int, float, np.generic)):
-        h.update(f"{type(obj).__name__}:{obj!r};".encode())
-    elif hasattr(obj, "__dict__"):
-        h.update(f"<{type(obj).__module__}.{type(obj).__qualname__}>".encode())
-        _feed(h, vars(obj))
-    else:
-        raise TypeError(f"cannot fingerprint {type(obj)}")
-
-
 def model_digest(model_dir: Path) -> dict[str, str]:
-    """sha256 per model file of what it holds, and `all` over them: equal digests mean equal models.
-    A .skops file's bytes differ on every save (skops names its arrays by Python object id), so
-    those are loaded and hashed by content; the CRF file is hashed as bytes."""
-    from pipeline.classify import load_skops
-
+    """sha256 per model file and `all` over them: equal digests mean equal models (the files are
+    byte-reproducible: the .npz archives carry fixed timestamps)."""
     out: dict[str, str] = {}
-    for name in MODEL_FILES:
+    for name in config.MODEL_FILES:
         path = Path(model_dir) / name
-        if not path.exists():
-            continue
-        h = hashlib.sha256()
-        if path.suffix == ".skops":
-            _feed(h, load_skops(path))
-        else:
-            h.update(path.read_bytes())
-        out[name] = h.hexdigest()
+        if path.exists():
+            out[name] = hashlib.sha256(path.read_bytes()).hexdigest()
     total = hashlib.sha256()
     for name, digest in sorted(out.items()):
         total.update(f"{name}={digest};".encode())

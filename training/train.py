@@ -223,7 +223,7 @@ def save_model_folder(models, train, examples, out_dir: Path, registered_name: s
     models.headers.save(out_dir)
     manifest = {
         "name": registered_name, "version": f"run-{run_id[:8]}", "mlflow_run_id": run_id,
-        "files": sorted(p.name for p in out_dir.iterdir() if p.suffix in (".skops", ".crfsuite")),
+        "files": sorted(n for n in config.MODEL_FILES if (out_dir / n).exists()),
         "libraries": library_versions(),
         "trained_on_documents": sorted(e.name for e in train),
         "training_files": file_fingerprints(train),
@@ -285,7 +285,7 @@ def train_and_log(annotation_dirs: Sequence[Path], experiment: str, tracking_uri
             if folder.exists() and any(folder.iterdir()) and not (folder / "manifest.json").exists():
                 raise SystemExit(f"--out {folder} exists and is not a model folder; choose an empty folder")
             save_model_folder(models, train, examples, folder, registered_name, run_id)
-            # equal digests = equal models (the .skops bytes differ on every save: they embed object ids)
+            # equal digests = equal models
             mlflow.log_param("model.content_sha256", model_digest(folder)["all"])
             result = evaluate_in_fresh_process(folder, annotation_dirs, log)
             seconds["evaluate"] = result.seconds
