@@ -33,3 +33,17 @@ def test_no_matching_annotation_is_an_error(tmp_path, capsys):
     (tmp_path / "ann").mkdir()
     assert main([str(tmp_path / "out"), str(tmp_path / "ann")]) == 1
     assert "no document" in capsys.readouterr().err
+
+
+def test_by_stem_scores_a_document_converted_to_another_format(tmp_path):
+    """A seed's .txt annotation scores the same document extracted from another file type (here the
+    text itself renamed .md): only with --by-stem."""
+    seed = sorted(config.SEEDS_DIR.glob("001_*.txt"))[0]
+    converted = tmp_path / "in" / f"{seed.stem}.md"
+    converted.parent.mkdir()
+    converted.write_text(seed.read_text(encoding="utf-8"), encoding="utf-8")
+    extract_paths([converted], tmp_path / "out", model=str(config.MODELS_DIR), workers=1, progress=False)
+    annotations = config.ANNOTATIONS_DIR / "seeds"
+    assert score(tmp_path / "out", annotations)["documents"] == 0
+    result = score(tmp_path / "out", annotations, by_stem=True)
+    assert result["documents"] == 1 and result["budget_cell_f1"] > 0.9

@@ -2,7 +2,8 @@
 
     python -m training.score_output OUT_DIR ANNOTATIONS_DIR
 
-Documents are matched by file name (the annotation's `source` against the output's `source`);
+Documents are matched by file name (the annotation's `source` against the output's `source`;
+with --by-stem by name without suffix, to score a document converted to another format);
 prints budget cell, indicator and project F1 and how many documents have their metadata
 (department, year, unit, kind) right. Unlike `budgetdoc evaluate`, which runs the model itself
 on the held-out splits, this scores what an extract run wrote, whatever the split.
@@ -18,13 +19,16 @@ from training.annotations import load_annotation
 from training.evaluate import Tally, budget_cells, indicator_tuples, norm, project_names
 
 
-def score(out_dir: Path, annotations: Path) -> dict[str, float]:
-    written = {Path(d["source"]).name: d for d in map(json.loads, (out_dir / "documents.jsonl").open(encoding="utf-8"))}
+def score(out_dir: Path, annotations: Path, by_stem: bool = False) -> dict[str, float]:
+    def key(source: str) -> str:
+        return Path(source).stem if by_stem else Path(source).name
+
+    written = {key(d["source"]): d for d in map(json.loads, (out_dir / "documents.jsonl").open(encoding="utf-8"))}
     cells, indicators, projects = Tally(), Tally(), Tally()
     scored = metadata_right = 0
     for path in sorted(Path(annotations).rglob("*.jsonl")):
         ann = load_annotation(path)
-        doc = written.get(Path(ann.header["source"]).name)
+        doc = written.get(key(ann.header["source"]))
         if doc is None:
             continue
         scored += 1
@@ -42,8 +46,10 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("out_dir", type=Path, help="a `budgetdoc extract --out` folder")
     parser.add_argument("annotations", type=Path, help="folder of annotation .jsonl files")
+    parser.add_argument("--by-stem", action="store_true",
+                        help="match file names without their suffix (a .txt annotation scores the same document as .pdf)")
     args = parser.parse_args(argv)
-    result = score(args.out_dir, args.annotations)
+    result = score(args.out_dir, args.annotations, by_stem=args.by_stem)
     if not result["documents"]:
         print(f"no document of {args.out_dir} has an annotation in {args.annotations}", file=sys.stderr)
         return 1
