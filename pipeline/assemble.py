@@ -8,6 +8,7 @@ indicator levels down from merged cells, and reads figures out of narrative sent
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections import Counter
 from statistics import median
 from dataclasses import dataclass, field
@@ -93,12 +94,20 @@ def segment_tables(lines: list[Line]) -> list[TableRegion]:
     since_body: list[Line] = []  # lines outside any table since the current table's last body line
     for ln in lines:
         label = ln.label or "other"
+        if label == "narrative" and current is not None and (current.header_lines or current.body_lines) \
+                and _tabbed_row_text(ln):
+            label = "subject_row"  # a row with long cells (描述, 依据) read as prose: prose has no cells
         if label == "table_title":
             if current is None or previous_label != "table_title" or current.header_lines or current.body_lines:
                 current = TableRegion()
                 regions.append(current)
-                if previous_label in ("other", "narrative") and since_body and _wrapped_title_tail(since_body[-1], ln):
+                if previous_label in ("other", "narrative") and since_body and (
+                        _wrapped_title_tail(since_body[-1], ln) or _numbered_title_head(since_body[-1], ln)):
                     current.title_lines.append(since_body[-1])  # the title's first line was taken for text
+                elif (previous_label in BODY_LABELS and len(regions) > 1 and regions[-2].body_lines
+                      and _numbered_title_head(regions[-2].body_lines[-1], ln)):
+                    # a numbered title's first line, right under the last table's rows, taken for a row
+                    current.title_lines.append(regions[-2].body_lines.pop())
             current.title_lines.append(ln)
         elif label in TABLE_LABELS:
             missed_title = _missed_title(since_body, ln) if current is not None and current.body_lines else None
@@ -107,7 +116,7 @@ def segment_tables(lines: list[Line]) -> list[TableRegion]:
                 current = TableRegion(title_lines=[missed_title])
                 regions.append(current)
             if current is None:
-                current = TableRegion()
+                current = TableRegion(title_lines=_text_title_before(since_body, ln))
                 regions.append(current)
             if label == "table_header":
                 current.header_lines.append(ln)
@@ -127,12 +136,43 @@ def segment_tables(lines: list[Line]) -> list[TableRegion]:
     return regions
 
 
+def _tabbed_row_text(ln: Line) -> bool:
+    """Text with at least three tab-separated cells, two of them filled: a table row's shape."""
+    cells = ln.text.split("\t")
+    return ln.bbox is None and len(cells) >= 4 and sum(1 for c in cells if c.strip()) >= 2
+
+
 def _missed_title(since_body: list[Line], header_line: Line) -> Optional[Line]:
     """The last line between two tables that reads like a table title, on the header's page."""
     for ln in reversed(since_body):
         if ln.page == header_line.page and MISSED_TITLE_RE.match(ln.text.strip()):
             return ln
     return None
+
+
+NUMBERED_TITLE_HEAD_RE = re.compile(r"^\s*\d{1,2}\s*[、.．]\s*\S")
+
+
+def _numbered_title_head(head: Line, title: Line) -> bool:
+    """`head` (read as a row or as text) is the first line of `title`, a numbered table title
+    ("8、…" over two lines, "…绩效目标表" the second) wrapped in a text export."""
+    return (not NUMBERED_TITLE_HEAD_RE.match(title.text) and head.page == title.page
+            and bool(NUMBERED_TITLE_HEAD_RE.match(head.text)) and len(head.text.strip()) >= 20
+            and "\t" not in head.text and head.bbox is None and title.bbox is None)
+
+
+def _text_title_before(since_body: list[Line], first: Line) -> list[Line]:
+    """A text table that opens without a title line (its project or header lines come first):
+    the last one or two lines before it, read as text, are its title when they end in 表 and the
+    first of two is numbered ("1、…通知绩效目" / "标表")."""
+    if not since_body or first.bbox is not None:
+        return []
+    tail = since_body[-1]
+    if tail.bbox is not None or tail.page != first.page or not tail.text.strip().endswith("表"):
+        return []
+    if len(since_body) >= 2 and _numbered_title_head(since_body[-2], tail):
+        return since_body[-2:]
+    return [tail] if NUMBERED_TITLE_HEAD_RE.match(tail.text) and len(tail.text.strip()) <= 60 else []
 
 
 def _wrapped_title_tail(before: Line, title: Line) -> bool:
@@ -162,6 +202,52 @@ def demote_headers_among_rows(region: TableRegion, order: dict[int, int], min_ro
         gone = {id(ln) for ln in demoted}
         region.header_lines = [ln for ln in region.header_lines if id(ln) not in gone]
         region.body_lines = sorted(region.body_lines + demoted, key=lambda ln: order[id(ln)])
+
+
+def promote_column_number_rows(region: TableRegion, order: dict[int, int]) -> None:
+    """A 栏次 row (栏次 1 2 3 …, the columns' numbers) is a header row, never a body row: read as
+    one, its numbers would open rows 1, 2, 3 … of a numbered fragment stream."""
+    numbered = [ln for ln in region.body_lines if ln.text.strip().startswith("栏次")]
+    if numbered:
+        region.body_lines = [ln for ln in region.body_lines if not ln.text.strip().startswith("栏次")]
+        region.header_lines = sorted(region.header_lines + numbered, key=lambda ln: order[id(ln)])
+
+
+def demote_first_row_number(region: TableRegion, order: dict[int, int]) -> None:
+    """A numbered fragment stream (text, one cell piece per line): a lone "1" as the last header
+    line right before the rows is the first row's 序号 taken for a header cell (a 栏次 row
+    printed one number a line comes after a lone 栏次 or another number)."""
+    if is_pdf(region.body_lines) or is_tabbed(region.body_lines + region.header_lines) or not region.body_lines:
+        return
+    first = order[id(region.body_lines[0])]
+    before = [ln for ln in region.header_lines if order[id(ln)] < first]
+    if len(before) >= 2 and before[-1].text.strip() == "1" and before[-1] is region.header_lines[len(before) - 1]:
+        prev = before[-2].text.strip()
+        if not (prev.isdigit() or prev == "栏次"):
+            region.header_lines.remove(before[-1])
+            region.body_lines.insert(0, before[-1])
+
+
+INDICATOR_HEADER_RE = re.compile(r"[一二三]级指标|指标值|指标描述|指标名称|确定依据|绩效指标|分值|得分|权重|评分")
+
+
+def demote_stream_indicator_lines(region: TableRegion, order: dict[int, int]) -> None:
+    """Text indicator tables have no geometry to tell a row from a header: project-header lines
+    lying between the table's rows are rows; in a fragment stream (one cell fragment per line) a
+    "header" line without any header word (一级指标, 指标值, …) is a row fragment the classifier
+    took for a header (a level name on its own, a cell repeated verbatim)."""
+    if is_pdf(region.body_lines) or not region.body_lines:
+        return
+    first, last = order[id(region.body_lines[0])], order[id(region.body_lines[-1])]
+    moved = [ln for ln in region.project_lines if first < order[id(ln)] < last]
+    if not is_tabbed(region.body_lines + region.header_lines) and any(
+            INDICATOR_HEADER_RE.search(ln.text) for ln in region.header_lines):
+        moved += [ln for ln in region.header_lines if not INDICATOR_HEADER_RE.search(ln.text)]
+    if moved:
+        gone = {id(ln) for ln in moved}
+        region.header_lines = [ln for ln in region.header_lines if id(ln) not in gone]
+        region.project_lines = [ln for ln in region.project_lines if id(ln) not in gone]
+        region.body_lines = sorted(region.body_lines + moved, key=lambda ln: order[id(ln)])
 
 
 def merge_project_lines_into_body(region: TableRegion, order: dict[int, int]) -> None:
@@ -496,48 +582,213 @@ def parse_target(target: Optional[str]) -> Optional[dict]:
     return {"op": op if op else "=", "value": float(m.group(2)), "unit": unit, "text": None}
 
 
+_CELL_GAP_RE = re.compile(r"(?:(?<=[^\x00-\x7f])|(?<=%))\s+(?=[^\x00-\x7f])")  # "人数 建立…", "100% 结算单"
+_TARGET_LIKE_RE = re.compile(r"^(?:[≥≤<>＞＜=]|不[低高少多超晚]于|较上年|明显|显著|有效|\d)|%$")
+_ROW_ROLES = ("level3", "description", "target", "basis")
+_LEVELS = ("level1", "level2", "level3")
+_WRAP_PENALTY = 3.0  # a cell continued on the next line after a line short of the column width
+_DROP_COST = 2.0  # a piece of a row left out of its cells
+_NO_TARGET_COST = 1.5  # a row without 指标值
+
+
+def _text_width(text: str) -> int:
+    return sum(2 if unicodedata.east_asian_width(ch) in ("W", "F") else 1 for ch in text)
+
+
+@dataclass
+class _Piece:
+    text: str
+    label: str
+    line: Line
+    width: int
+    start: int = 0
+    end: int = 0
+    alone: bool = True  # the only piece of its line
+
+
+def _one_cell(text: str, left: int, right: int) -> bool:
+    """The text between two tagged pieces of a line leaves them in one cell: nothing, or a space
+    between a number and the unit after it ("≥20769 人", "每月 15 号")."""
+    gap = text[left:right]
+    if not gap:
+        return True
+    return (gap.isspace() and left > 0 and right < len(text) and text[left - 1].isascii()
+            and text[left - 1].isalnum() and not text[right].isascii())
+
+
+def _row_pieces(lines: list[Line]) -> list[_Piece]:
+    """The tagged pieces of fragment-stream lines in reading order. Two cells printed on one line
+    are apart by a space between CJK characters (a cell's own wrapped text never is), so a span
+    the tagger ran across such a gap is cut there, and spans of one line not apart by such a gap
+    are one cell. A line the tagger left without any indicator span (a row fragment the
+    classifier took for a header) gives its cells untagged."""
+    pieces: list[_Piece] = []
+    for ln in lines:
+        on_line: list[_Piece] = []
+        spans = [(sp.start, sp.end, sp.label) for sp in sorted(ln.spans, key=lambda sp: sp.start)
+                 if sp.label in ("level1", "level2") + _ROW_ROLES + ("weight", "score")]
+        if not spans and ln.text.strip():
+            spans = [(len(ln.text) - len(ln.text.lstrip()), len(ln.text.rstrip()), "")]
+        for sp_start, sp_end, sp_label in spans:
+            start = sp_start
+            parts = []
+            for m in _CELL_GAP_RE.finditer(ln.text, sp_start, sp_end):
+                parts.append((start, m.start()))
+                start = m.end()
+            parts.append((start, sp_end))
+            for i, (a, b) in enumerate(parts):
+                text = ln.text[a:b].strip()
+                if not text:
+                    continue
+                label = sp_label
+                if not label and i == 0 and text in LEVEL1_NAMES[1:]:  # untagged level names (成本指标 is both)
+                    label = "level1"
+                elif not label and i == 0 and text.endswith("指标") and len(text) <= 9:
+                    label = "level2"
+                elif i and label in ("level1", "level2"):  # the cells after a level run on to the next level
+                    label = _LEVELS[min(_LEVELS.index(sp_label) + i, len(_LEVELS) - 1)]
+                prev = on_line[-1] if on_line else None
+                if (i == 0 and prev is not None and prev.label in _ROW_ROLES and label in _ROW_ROLES
+                        and _one_cell(ln.text, prev.end, a)):
+                    prev.label = prev.label if len(prev.text) >= len(text) else label  # one cell, tagged in two pieces
+                    prev.text, prev.end = ln.text[prev.start:b].strip(), b
+                    prev.width = _text_width(prev.text)
+                else:
+                    on_line.append(_Piece(text=text, label=label, line=ln, width=_text_width(text), start=a, end=b))
+        for p in on_line:
+            p.alone = len(on_line) == 1
+        pieces.extend(on_line)
+    return pieces
+
+
+def _decode_row(pieces: list[_Piece], full: int) -> dict[str, list[str]]:
+    """Split one row's pieces, in order, into its 三级指标, 描述, 指标值 and 依据 cells: the
+    partition that agrees with most of the tagger's labels, where a cell goes on to the next
+    line only after a line filled to the column width (`full`) and two pieces of one line are
+    two cells. Pieces after the 依据 may be left out (a misread title line, a stray fragment)."""
+    n = len(pieces)
+    # join[k]: the cost of pieces k and k+1 being one cell
+    join = [100.0 if pieces[k + 1].line is pieces[k].line else (_WRAP_PENALTY if pieces[k].width < full else 0.0)
+            for k in range(n - 1)]
+    join_sum = [0.0]
+    for c in join:
+        join_sum.append(join_sum[-1] + c)
+
+    def costs(role: str) -> list[float]:
+        out = [0.0]
+        for p in pieces:
+            miss = float(p.label != role)
+            if _TARGET_LIKE_RE.search(p.text):  # "≥95%", "明显提升": a 指标值 whatever its tag
+                miss = miss * 0.25 if role == "target" else miss + 0.5
+            out.append(out[-1] + miss)
+        return out
+
+    def cell(i: int, j: int, miss: list[float]) -> float:
+        return miss[j] - miss[i] + (join_sum[j - 1] - join_sum[i] if j - i > 1 else 0.0)
+
+    INF = float("inf")
+    best = [INF] + [cell(0, j, costs("level3")) for j in range(1, n + 1)]  # the 三级指标 is never empty
+    back: list[list[int]] = []
+    for role in ("description", "target", "basis"):
+        miss = costs(role)
+        empty = _NO_TARGET_COST if role == "target" else 0.0
+        nxt, arg = [INF] * (n + 1), [0] * (n + 1)
+        for j in range(n + 1):
+            for i in range(j + 1):
+                if best[i] == INF:
+                    continue
+                c = best[i] + (cell(i, j, miss) if j > i else empty)
+                if c < nxt[j] - 1e-9:
+                    nxt[j], arg[j] = c, i
+        back.append(arg)
+        best = nxt
+    end = min(range(n + 1), key=lambda d: (best[d] + _DROP_COST * (n - d), d))
+    cuts = [end]
+    for arg in reversed(back):
+        cuts.append(arg[cuts[-1]])
+    c_basis, c_target, c_desc = cuts[1], cuts[2], cuts[3]
+    cells = {"level3": pieces[:c_desc], "description": pieces[c_desc:c_target], "target": pieces[c_target:c_basis],
+             "basis": pieces[c_basis:end]}
+    return {role: [p.text for p in ps] for role, ps in cells.items() if ps}
+
+
+def _split_rows(pieces: list[_Piece]) -> list[list[_Piece]]:
+    """One row per 指标值 when several rows share their levels (merged 一级/二级指标 cells): a row
+    after a target starts at its first text tagged 三级指标 (else 描述) on a later line."""
+    runs, i = [], 0
+    while i < len(pieces):
+        if pieces[i].label == "target":
+            j = i
+            while j + 1 < len(pieces) and pieces[j + 1].label == "target":
+                j += 1
+            runs.append((i, j))
+            i = j + 1
+        else:
+            i += 1
+    if len(runs) <= 1:
+        return [pieces]
+    rows, start = [], 0
+    for (_, end), (nxt, _) in zip(runs, runs[1:]):
+        later = [k for k in range(end + 1, nxt) if pieces[k].line is not pieces[end].line]
+        cut = next((k for k in later if pieces[k].label == "level3"),
+                   next((k for k in later if pieces[k].label == "description"), later[0] if later else nxt))
+        rows.append(pieces[start:cut])
+        start = cut
+    rows.append(pieces[start:])
+    return [r for r in rows if r]
+
+
 def span_indicator_records(table: Table, lines: list[Line], project: Optional[str],
                            project_code: Optional[str]) -> list[Record]:
-    """Indicator rows read from the tagger's spans in reading order (no cell structure needed):
-    a new row starts at a 三级指标 once the current row has one; levels 1 and 2 carry down."""
+    """Indicator rows of a fragment stream (one cell fragment per line, no cell structure): a row
+    starts at its 一级/二级指标 (levels carry down); its other pieces are cut into the 三级指标,
+    描述, 指标值 and 依据 cells in that order by `_decode_row`."""
+    pieces = _row_pieces(lines)
+    widths = Counter(p.width for p in pieces if p.alone and p.label in _ROW_ROLES and p.width >= 8)
+    full = max(widths.most_common(1)[0][0] - 2, 8) if widths else 10 ** 6
     records: list[Record] = []
     level1 = level2 = None
-    current: dict[str, list[str]] = {}
-    current_lines: list[Line] = []
+    groups: list[tuple[Optional[str], Optional[str], list[_Piece]]] = []
+    current: list[_Piece] = []
 
-    def flush() -> None:
-        nonlocal current, current_lines
-        if current.get("level3") or current.get("target"):
-            fields = {k: join_fragments(v) for k, v in current.items()}
-            fields.setdefault("level1", level1)
-            fields.setdefault("level2", level2)
-            frags = [Fragment(text=ln.text, line=ln, label_prob=ln.label_prob) for ln in current_lines]
-            records.append(_indicator_record(table, Row(cells={0: Cell(col=0, frags=frags)}), str(len(records)),
-                                             fields, project, project_code))
-        current, current_lines = {}, []
+    def close() -> None:
+        nonlocal current
+        if current:
+            for row in _split_rows(current):
+                groups.append((level1, level2, row))
+        current = []
 
-    for ln in lines:
-        for sp in sorted(ln.spans, key=lambda sp: sp.start):
-            text = ln.text[sp.start:sp.end].strip()
-            if sp.label == "level1":
-                flush()
-                level1, level2 = text, None
-            elif sp.label == "level2":
-                flush()
-                level2 = text
-            elif sp.label in ("level3", "description", "target", "basis", "weight", "score"):
-                label = sp.label
-                if label == "description" and ("level3" not in current or current.get("target")):
-                    # a row's first text is its 三级指标 (the description column comes after it)
-                    label = "level3"
-                if label == "level3" and "level3" in current and (current.get("target") or current.get("description")):
-                    flush()
-                current.setdefault(label, []).append(text)
-                if ln not in current_lines:
-                    current_lines.append(ln)
-    flush()
-    for rec in records:
-        rec.fields["level1"] = rec.fields["level1"]
+    for p in pieces:
+        if (p.label in ("level1", "level2") and "指标" not in p.text and current
+                and not any(q.label == "target" for q in current)):
+            p.label = "description"  # a wrapped cell's tail read as a level name: the row is still open
+        if p.label == "level1":
+            close()
+            level1, level2 = p.text, None
+        elif p.label == "level2":
+            close()
+            level2 = p.text
+        else:
+            current.append(p)
+    close()
+    for l1, l2, row in groups:
+        row_cells = [p for p in row if p.label in _ROW_ROLES or not p.label]
+        numbers = {p.label: p.text for p in row if p.label in ("weight", "score")}
+        if not row_cells:
+            continue
+        parts = _decode_row(row_cells, full)
+        if not (l1 or l2 or any(p.label == "target" for p in row_cells)):
+            continue  # text before the table's first level and with nothing tagged 指标值: not a row
+        fields = {k: join_fragments(v) for k, v in parts.items()}
+        fields.update(numbers)
+        fields["level1"], fields["level2"] = l1, l2
+        row_lines: list[Line] = []
+        for p in row:
+            if all(p.line is not ln for ln in row_lines):
+                row_lines.append(p.line)
+        frags = [Fragment(text=ln.text, line=ln, label_prob=ln.label_prob) for ln in row_lines]
+        records.append(_indicator_record(table, Row(cells={0: Cell(col=0, frags=frags)}), str(len(records)),
+                                         fields, project, project_code))
     return records
 
 
@@ -566,8 +817,14 @@ def _tagged_text(row: Row, labels: tuple[str, ...]) -> Optional[str]:
 
 def _project_in_row(table: Table, row: Row, i: int, unit: Optional[str],
                     name_col: Optional[int] = None) -> Optional[Record]:
-    """The project a row of a wide table starts: its tagged name, else (PDF) its 项目名称 cell."""
+    """The project a row of a wide table starts: its tagged name, else (PDF) its 项目名称 cell. A
+    text row with no project code nor amount whose cells pair up as (三级指标, 指标值) lists more
+    indicators of the project above, whatever a cell's tag says."""
     name = _tagged_text(row, ("project",))
+    if (name and not any(f.line.bbox for f in row.frags) and not _tagged_text(row, ("project_code",))
+            and not any(FULL_AMOUNT_RE.match(c.text.strip()) for c in row.cells.values())
+            and _text_indicator_pairs(row)):
+        name = None
     if (not name and name_col is not None and name_col in row.cells and any(f.line.bbox for f in row.frags)
             and not {"implementing_unit", "department"} & set(row.cells[name_col].labels)
             and not _unit_row(row)):
@@ -606,6 +863,27 @@ def _cell_after_project_code(row: Row) -> Optional[str]:
     return None if parse_amount(text) is not None else (join_fragments([text]) or None)
 
 
+def _untagged_row_fields(row: Row, specs: list[ColumnSpec], long_text: int = 20) -> Optional[dict]:
+    """A text row the tagger left without any indicator tag (a row of long cells read as prose):
+    a text export drops the blank cells under merged 一级/二级指标, shifting the short cells left,
+    so they are read right-aligned against the header's level and 指标值 columns; long cells
+    (≥ 20 characters) are the 描述/依据 columns, in the header's order."""
+    if any(lab in hr.INDICATOR_ROLES for c in row.cells.values() for lab in c.labels):
+        return None
+    order = [s.role for s in sorted(specs, key=lambda s: s.index) if s.role in hr.INDICATOR_ROLES]
+    short_roles = [r for r in order if r in ("level1", "level2", "level3", "target")]
+    long_roles = [r for r in order if r in ("description", "basis")]
+    texts = [join_fragments([row.cells[c].text]) for c in sorted(row.cells)]
+    texts = [t for t in texts if t]
+    short = [t for t in texts if len(t) < long_text]
+    long = [t for t in texts if len(t) >= long_text]
+    if "target" not in short_roles or not short or len(short) > len(short_roles) or len(long) > len(long_roles):
+        return None
+    fields: dict = dict(zip(short_roles[len(short_roles) - len(short):], short))
+    fields.update(zip(long_roles, long))
+    return fields
+
+
 def _cells_by_tagged_role(row: Row) -> dict[str, str]:
     out: dict[str, str] = {}
     for col in sorted(row.cells):
@@ -626,25 +904,40 @@ def indicator_records(table: Table, specs: list[ColumnSpec], rows: list[Row], pr
     unit: Optional[str] = None
     name_col = next((s.index for s in specs if s.role == hr.ROLE_PROJECT
                      or (s.role == hr.ROLE_NAME and "项目名称" in s.full)), None)
+    last_wide: list[tuple[int, int, Record]] = []  # the previous text row's (三级指标 col, 指标值 col, record)
+    last_project: Optional[Record] = None
     for i, row in enumerate(rows):
+        if last_wide and _continue_wide_row(row, last_wide, last_project):
+            last_wide = []
+            continue  # the wrapped tails of the previous row's cells
         tagged_unit = _tagged_text(row, ("implementing_unit", "department"))
         if tagged_unit:
             unit = tagged_unit
         row_project = _project_in_row(table, row, i, unit, name_col)
+        last_project = row_project
         if row_project is not None:  # wide tables list one project per row group
             records.append(row_project)
             project, project_code = row_project.fields["name"], row_project.fields["code"]
         fields: dict = {r: (join_fragments([row.text(s.index)]) or None) for r, s in role_cols.items()}
-        wide = _wide_indicator_pairs(row, specs, level1_by_col)
+        pair_cols: list[tuple[int, Optional[int]]] = []
+        wide = _wide_indicator_pairs(row, specs, level1_by_col, pair_cols)
+        last_wide = []
         if wide:
-            for j, (level1, level3, target) in enumerate(wide):
+            geometric = any(f.line.bbox for f in row.frags)
+            for j, ((level1, level3, target), (c, t)) in enumerate(zip(wide, pair_cols)):
                 rec = _indicator_record(table, row, f"{i}-{j}", {"level1": level1, "level2": None, "level3": level3,
                                                                   "target": target}, project, project_code)
                 records.append(rec)
+                if not geometric and t is not None:
+                    last_wide.append((c, t, rec))
             continue
         tagged = _cells_by_tagged_role(row)
-        if len(tagged) >= 2 and _header_disagrees(row, role_cols):
-            # merged cells shifted this row against its header: the tagger's reading of each cell wins
+        untagged = _untagged_row_fields(row, specs) if not is_pdf([f.line for f in row.frags]) else None
+        if untagged:
+            fields = untagged
+        elif len(tagged) >= 2 and _header_disagrees(row, role_cols) and (tagged.get("target") or not fields.get("target")):
+            # merged cells shifted this row against its header: the tagger's reading of each cell wins,
+            # unless it finds no 指标值 where the header does (a tag run across cells)
             fields = {r: tagged.get(r) for r in set(role_cols) | set(tagged)}
         for lvl in ("level1", "level2"):
             if fields.get(lvl):
@@ -655,6 +948,8 @@ def indicator_records(table: Table, specs: list[ColumnSpec], rows: list[Row], pr
                 fields[lvl] = carried[lvl]
         if not fields.get("level3") and not fields.get("target"):
             continue
+        if FULL_AMOUNT_RE.match((fields.get("level3") or "").strip()):
+            continue  # a row of amounts (a unit's total) is no indicator
         records.append(_indicator_record(table, row, str(i), fields, project, project_code))
     return records
 
@@ -662,8 +957,39 @@ def indicator_records(table: Table, specs: list[ColumnSpec], rows: list[Row], pr
 LEVEL1_NAMES = ("成本指标", "产出指标", "效益指标", "效果指标", "满意度指标")
 
 
-def _wide_indicator_pairs(row: Row, specs: list[ColumnSpec], level1_by_col: dict[int, Optional[str]]
-                          ) -> list[tuple[Optional[str], str, Optional[str]]]:
+def _continue_wide_row(row: Row, last_wide: list[tuple[int, int, Record]], last_project: Optional[Record]) -> bool:
+    """A text row of a wide table holding only the wrapped tails of the previous row's cells (a
+    Word or spreadsheet export prints a cell's second line as a row of its own): each filled cell
+    sits under (or, shifted, next to) a 三级指标 of the previous row, or left of them under its
+    project's name, and none under a 指标值 or holds an amount. The tails are joined on."""
+    filled = [c for c in sorted(row.cells) if row.cells[c].text.strip()]
+    if not filled or any(FULL_AMOUNT_RE.match(row.cells[c].text.strip()) or "project_code" in row.cells[c].labels
+                         for c in filled):
+        return False
+    level3_cols = {c: rec for c, _, rec in last_wide}
+    target_cols = {t for _, t, _ in last_wide}
+    plan: list[tuple[int, Record, str]] = []
+    for c in filled:
+        if c in target_cols:
+            return False
+        owner = level3_cols.get(c) or next((rec for lc, rec in level3_cols.items() if abs(lc - c) == 1), None)
+        if owner is not None:
+            plan.append((c, owner, "level3"))
+        elif last_project is not None and c < min(level3_cols) - 1:
+            plan.append((c, last_project, "name"))
+        else:
+            return False
+    owners = [id(rec) for _, rec, _ in plan]
+    if not any(what == "level3" for _, _, what in plan) or len(set(owners)) < len(owners):
+        return False
+    for c, rec, what in plan:
+        rec.fields[what] = join_fragments([rec.fields.get(what) or "", row.cells[c].text])
+        rec.source_lines.extend((f.line.page, f.line.index) for f in row.cells[c].frags)
+    return True
+
+
+def _wide_indicator_pairs(row: Row, specs: list[ColumnSpec], level1_by_col: dict[int, Optional[str]],
+                          pair_cols: Optional[list] = None) -> list[tuple[Optional[str], str, Optional[str]]]:
     """Rows of wide project tables: several (三级指标, 指标值) pairs, level 1 printed in the header."""
     spec_by_index = {s.index: s for s in specs}
     if sum(1 for s in specs if s.role == "level3") < 2:
@@ -675,6 +1001,13 @@ def _wide_indicator_pairs(row: Row, specs: list[ColumnSpec], level1_by_col: dict
     # tagger can from a cell's few characters; a text export shifts cells, so its tags decide
     tagged = not (geometric and by_header) and any(row.cells[c].labels for c in cols)
     level3_cols = [c for c in cols if "level3" in row.cells[c].labels] if tagged else by_header
+    partner: dict[int, int] = {}
+    if not geometric:
+        pairs = _text_indicator_pairs(row)
+        if pairs and len(pairs) == 1 and pairs[0][0] not in level1_by_col and pairs[0][0] - 1 in level1_by_col:
+            level1_by_col[pairs[0][0]] = level1_by_col[pairs[0][0] - 1]  # one stray tab more in front
+        if pairs and (len(pairs) >= 2 or pairs[0][0] in level1_by_col):
+            level3_cols, partner = [c for c, _ in pairs], dict(pairs)
     if len(level3_cols) < 2 and not (level3_cols and level3_cols[0] in level1_by_col):
         return []
     # the 一级指标 groups as the header prints them, left to right (a group title may sit over
@@ -683,8 +1016,9 @@ def _wide_indicator_pairs(row: Row, specs: list[ColumnSpec], level1_by_col: dict
     header_level1 = list(dict.fromkeys(header_level1)) or list(LEVEL1_NAMES[1:])
     out = []
     for k, c in enumerate(level3_cols):
-        target_col = next((t for t in cols if t > c and ("target" in row.cells[t].labels if tagged else
-                           bool(spec_by_index.get(t) and spec_by_index[t].role == "target"))), None)
+        target_col = partner.get(c) if partner else next(
+            (t for t in cols if t > c and ("target" in row.cells[t].labels if tagged else
+             bool(spec_by_index.get(t) and spec_by_index[t].role == "target"))), None)
         in_header = [n for col in (c, target_col) if col in spec_by_index for n in LEVEL1_NAMES
                      if n in spec_by_index[col].full]
         if geometric and in_header:  # a PDF keeps its columns under their group titles
@@ -698,7 +1032,27 @@ def _wide_indicator_pairs(row: Row, specs: list[ColumnSpec], level1_by_col: dict
         else:
             level1 = level1_by_col.get(c)
         out.append((level1, row.cells[c].text, row.cells[target_col].text if target_col is not None else None))
+        if pair_cols is not None:
+            pair_cols.append((c, target_col))
     return out
+
+
+def _text_indicator_pairs(row: Row) -> list[tuple[int, int]]:
+    """A text row of a wide project table: its filled cells after the project's amounts are
+    (三级指标, 指标值) pairs, left to right, whatever the tagger read in a few characters (an
+    odd number of cells is a wrapped cell's tail: no pairs)."""
+    filled = [c for c in sorted(row.cells) if row.cells[c].text.strip()]
+    amounts = [k for k, c in enumerate(filled) if FULL_AMOUNT_RE.match(row.cells[c].text.strip())]
+    start = 0
+    if amounts:
+        k = amounts[0]
+        while k < len(filled) and FULL_AMOUNT_RE.match(row.cells[filled[k]].text.strip()):
+            k += 1
+        start = k
+    rest = filled[start:]
+    if not rest or len(rest) % 2 or any(parse_amount(row.cells[c].text) is not None for c in rest[::2]):
+        return []
+    return [(rest[i], rest[i + 1]) for i in range(0, len(rest), 2)]
 
 
 def _indicator_record(table: Table, row: Row, suffix: str, fields: dict, project: Optional[str],
@@ -746,7 +1100,9 @@ def project_from_region(region: TableRegion, table: Table, department: Optional[
     goals = _span_texts(lines, ("goal",))
     name = tagged_names[0] if tagged_names else None
     if table.kind == "department_performance":
-        name = name or (units[0] if units else department)
+        # a department-wide table is about its unit: a fund source ("(2)财政专户管理资金") among
+        # its header lines tagged as a project does not name it
+        name = (units[0] if units else None) or department or name
     if not name and "部门整体" in region.title:
         return None  # a self-evaluation of the whole department is about no project
     if not name:
@@ -807,7 +1163,9 @@ def _pdf_rows_columns(region: TableRegion, kind: str) -> tuple[list[Row], list[C
     specs_by_signature: list[ColumnSpec] = []
     for page, body in sorted(by_page.items()):
         page_headers = [ln for ln in region.header_lines if ln.page == page]
-        headers = page_headers or first_headers
+        # a page whose header lines name no column (only a 栏次 row, the header itself ended the
+        # previous page) takes the table's header
+        headers = page_headers if any(_names_a_column(ln) for ln in page_headers) else first_headers
         bands = add_header_columns(pdf_columns(body), headers)
         heads = pdf_header_texts(headers, bands)
         frags = [_fragments_of(ln, band_of(ln.bbox, bands)) for ln in body]
@@ -840,6 +1198,11 @@ def _pdf_rows_columns(region: TableRegion, kind: str) -> tuple[list[Row], list[C
                 row.cells = {remap.get(c, c + 1000): cell for c, cell in row.cells.items()}
         all_rows.extend(rows)
     return all_rows, specs_by_signature
+
+
+def _names_a_column(line: Line) -> bool:
+    text = line.text.strip()
+    return bool(text) and not text.startswith("栏次") and not text.replace(" ", "").isdigit()
 
 
 def _anchor_column(heads: list[tuple[str, str]], frags: list[Fragment], indicator: bool = False,
@@ -907,6 +1270,10 @@ def assemble(doc: Document, header_model: Optional[HeaderModel] = None) -> Docum
         if kind not in INDICATOR_KINDS:
             merge_project_lines_into_body(region, order)
         demote_headers_among_rows(region, order)
+        promote_column_number_rows(region, order)
+        demote_first_row_number(region, order)
+        if kind in INDICATOR_KINDS:
+            demote_stream_indicator_lines(region, order)
         table = Table(table_id=f"t{n:02d}", kind=kind, title=region.title or None, pages=region.pages,
                       confidence=kind_prob)
         rows, specs = rows_and_columns(region, kind)

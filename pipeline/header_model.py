@@ -130,6 +130,7 @@ class _TextClassifier:
 
 
 PREDICTION_CACHE_SIZE = 20_000
+UNSURE_KEY_PROB = 0.5  # below it, a column key the header rules give wins over the model's
 
 
 class HeaderModel:
@@ -165,6 +166,10 @@ class HeaderModel:
         cache = self._key_cache()
         todo = list(dict.fromkeys(h for h in headers if h not in cache))
         for (leaf, full), (key, p) in zip(todo, self.keys.predict([key_features(leaf, full) for leaf, full in todo])):
+            if p < UNSURE_KEY_PROB:  # the model is unsure: a canonical key the rules give wins
+                rule = _rule_key(leaf, full)
+                if rule != EXTRA:
+                    key = rule
             if key == EXTRA:
                 key = "extra:" + (re.sub(r"\s+", "", full or "") or re.sub(r"\s+", "", leaf or "") or "?")
             cache[(leaf, full)] = (key, p)

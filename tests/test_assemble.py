@@ -3,6 +3,7 @@ how much of the gold records does it rebuild? (The models' share of the errors i
 separately, by training/report.py.)"""
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Callable, Optional
 
@@ -12,7 +13,7 @@ from pipeline import config
 from pipeline.assemble import assemble, parse_target
 from pipeline.layout import parse_amount
 from pipeline.metadata import detect_metadata
-from pipeline.model import Document, Line, Span
+from pipeline.model import Document, Line, Page, Span
 from pipeline.stream_solver import candidates, settle
 from training.annotations import load_annotation
 from training.evaluate import Tally, budget_cells, indicator_tuples, project_names
@@ -45,7 +46,7 @@ def f1(gold, pred) -> float:
 @pytest.mark.parametrize("name, cells_floor, indicators_floor", [
     ("seed_000_pingxiang_2022.jsonl", 0.95, 0.99),
     ("seed_001_yuanshi_2020.jsonl", 0.99, 0.99),
-    ("seed_002_chanhe_2022.jsonl", 0.85, 0.90),
+    ("seed_002_chanhe_2022.jsonl", 0.85, 0.99),
 ])
 def test_seed_tables_rebuilt_from_gold_labels(name, cells_floor, indicators_floor):
     out, ann = assembled(SEEDS / name)
@@ -225,7 +226,7 @@ def test_a_rows_first_text_is_its_level3_even_when_tagged_as_description():
                             for s in ln.spans]
 
     out, ann = assembled(path, level3_tagged_as_description)
-    assert f1(indicator_tuples(ann.records), indicator_tuples(out["records"])) >= 0.8  # 0.85 measured
+    assert f1(indicator_tuples(ann.records), indicator_tuples(out["records"])) >= 0.95  # 1.0 measured (0.85 before the row decoder)
 
 
 def test_project_names_a_newcomer_check_found_wrong():
@@ -258,3 +259,290 @@ def test_project_names_a_newcomer_check_found_wrong():
     restore_project_suffix([line, project, indicator, other])
     assert project.fields["name"] == indicator.fields["project"] == "重大公共卫生服务项目"
     assert other.fields["name"] == "业务培训经费"
+
+
+# ------------------------------------------------------------------ text exports (seeds 000 / 002)
+
+def _indicators_f1(path: Path, misread=None) -> float:
+    out, ann = assembled(path, misread)
+    return f1(indicator_tuples(ann.records), indicator_tuples(out["records"]))
+
+
+def _projects_f1(path: Path, misread=None) -> float:
+    out, ann = assembled(path, misread)
+    return f1(project_names(ann.records), project_names(out["records"]))
+
+
+ROW_ROLES = ("level3", "description", "target", "basis")
+
+
+def test_a_fragment_stream_row_is_cut_into_cells_where_the_tagger_ran_them_together():
+    """Seed 000 (one cell fragment per line): a row's first line prints several cells apart by
+    spaces ("数量指标 健康档案建档人数 建立健康档案人数 ≥20769 人"); the tagger read the 三级指标 and
+    the 描述 after it as one 三级指标, and 指标值 and 依据 as one description."""
+    path = SEEDS / "seed_000_pingxiang_2022.jsonl"
+
+    def cells_run_together(lines: list[Line]) -> None:
+        for ln in lines:
+            if ln.label != "indicator_row":
+                continue
+            spans, merged = sorted(ln.spans, key=lambda s: s.start), []
+            for s in spans:
+                prev = merged[-1] if merged else None
+                if prev and (prev.label, s.label) in (("level3", "description"), ("target", "basis")):
+                    merged[-1] = Span(prev.start, s.end, "level3" if prev.label == "level3" else "description")
+                else:
+                    merged.append(s)
+            ln.spans = merged
+
+    assert _indicators_f1(path, cells_run_together) >= 0.95  # 1.0 measured; 0.08 before the row decoder
+
+
+def test_wrapped_fragments_tagged_as_their_neighbour_cell_stay_in_their_own_cell():
+    """Seed 000: the tagger gives a wrapped cell's lone fragment the role of the cell next to it
+    (三级指标 <-> 描述, 依据 -> 三级指标, 指标值 -> 描述); the cells are still cut where a line
+    stops short of the column width and in the header's order 三级指标, 描述, 指标值, 依据."""
+    path = SEEDS / "seed_000_pingxiang_2022.jsonl"
+    swap = {"level3": "description", "description": "level3", "basis": "level3", "target": "description"}
+
+    def neighbours_role(lines: list[Line]) -> None:
+        for n, ln in enumerate(lines):
+            row_spans = [s for s in ln.spans if s.label in ROW_ROLES]
+            if ln.label == "indicator_row" and len(ln.spans) == 1 and row_spans and n % 3 == 0:
+                s = row_spans[0]
+                if s.label != "target" or not re.search(r"\d", ln.text):
+                    ln.spans = [Span(s.start, s.end, swap[s.label], s.key)]
+
+    assert _indicators_f1(path, neighbours_role) >= 0.85  # 0.88 measured; 0.34 before the row decoder
+
+
+def test_level_names_and_repeated_cells_taken_for_headers_stay_in_their_rows():
+    """Seed 000: a 一级指标 on a line of its own ("产出指标") and a cell printed twice verbatim
+    ("“一站式”即使结算覆" / "盖地区") were read as header lines, with no span; a row line was read
+    as a project header."""
+    path = SEEDS / "seed_000_pingxiang_2022.jsonl"
+    seen: set[str] = set()
+
+    def rows_as_headers(lines: list[Line]) -> None:
+        for n, ln in enumerate(lines):
+            if ln.label != "indicator_row":
+                continue
+            text = ln.text.strip()
+            if any(s.label == "level1" for s in ln.spans) and text in ("产出指标", "效益指标"):
+                ln.label, ln.spans = "table_header", []
+            elif text in seen and len(text) >= 8 and not any(s.label in ("level2", "target") for s in ln.spans):
+                ln.label, ln.spans = "table_header", []
+            elif n % 17 == 0 and not any(s.label in ("level1", "level2") for s in ln.spans):
+                ln.label = "project_header"
+            seen.add(text)
+
+    assert _indicators_f1(path, rows_as_headers) >= 0.9  # 0.95 measured; 0.12 before
+
+
+def test_a_numbered_title_whose_first_line_was_taken_for_a_row_still_names_its_project():
+    """Seed 000: "8、冀财社【2021】150 号…支持城乡医疗" / "救助资金预算的通知绩效目标表": the
+    title's first line, right under the last table's rows, was read as an indicator row, and the
+    project was named by the second line only."""
+    path = SEEDS / "seed_000_pingxiang_2022.jsonl"
+
+    def first_title_line_as_row(lines: list[Line]) -> None:
+        for before, ln in zip(lines, lines[1:]):
+            if (ln.label == "table_title" and before.label == "table_title"
+                    and re.match(r"^\s*\d+、", before.text)):
+                before.label, before.spans = "indicator_row", []
+
+    assert _projects_f1(path, first_title_line_as_row) >= 0.95  # 1.0 measured; 0.73 before
+
+
+def test_a_column_number_row_read_as_a_row_and_a_first_row_number_read_as_a_header():
+    """Seed 000: "栏次 1 2 3 …" read as a body row opened rows 1, 2, 3 … of the numbered fragment
+    stream with its numbers; the first row's lone "1" read as a header cell left the rows
+    unnumbered. Either merged a whole table into one row."""
+    path = SEEDS / "seed_000_pingxiang_2022.jsonl"
+    baseline = _cells_f1(path)
+
+    def column_numbers_as_row(lines: list[Line]) -> None:
+        for n, ln in enumerate(lines):
+            if ln.label == "table_header" and ln.text.strip().startswith("栏次"):
+                ln.label = "subject_row"
+                nxt = next((x for x in lines[n + 1:] if x.label != "page_furniture"), None)
+                if nxt is not None and nxt.text.strip() == "1" and n % 2:
+                    nxt.label, nxt.spans = "table_header", []
+
+    assert _cells_f1(path, column_numbers_as_row) >= baseline - 0.01  # 0.58 before
+
+
+def test_tabbed_indicator_rows_read_as_prose_are_read_right_aligned():
+    """Seed 002: rows whose 指标值说明 is a long text were read as narrative (no spans); the
+    export drops the blank cells under the merged 一级/二级指标, so the short cells are read
+    right-aligned against 一级/二级/三级指标, 指标值."""
+    path = SEEDS / "seed_002_chanhe_2022.jsonl"
+    baseline = _indicators_f1(path)
+
+    def long_rows_as_prose(lines: list[Line]) -> None:
+        for ln in lines:
+            if ln.label == "indicator_row" and "\t" in ln.text and max(map(len, ln.text.split("\t"))) >= 30:
+                ln.label, ln.spans = "narrative", []
+
+    assert _indicators_f1(path, long_rows_as_prose) >= baseline - 0.02  # 1.0 measured (as the baseline); 0.56 before
+
+
+def test_a_wide_text_table_pairs_its_cells_after_the_amounts():
+    """Seed 002's wide project table (tab-separated): the tagger read project names as 三级指标,
+    some 三级指标 as descriptions and 指标值 as 三级指标, and project rows as project headers; the
+    cells after a project's amounts are still (三级指标, 指标值) pairs under 产出/效益/满意度."""
+    path = SEEDS / "seed_002_chanhe_2022.jsonl"
+    baseline = _indicators_f1(path)
+    relabel = {"project": "level3", "level3": "description", "target": "level3"}
+
+    def pairs_misread(lines: list[Line]) -> None:
+        for n, ln in enumerate(lines):
+            if ln.label == "indicator_row" and ln.text.count("\t") >= 8:
+                if any(s.label == "project_code" for s in ln.spans):
+                    ln.label = "project_header"
+                ln.spans = [Span(s.start, s.end, relabel.get(s.label, s.label) if n % 2 else s.label, s.key)
+                            for s in ln.spans]
+
+    assert _indicators_f1(path, pairs_misread) >= baseline - 0.05  # 0.97 measured (baseline 1.0); 0.51 before
+
+
+def test_an_unsure_column_key_model_gives_way_to_the_rules():
+    """Seed 001 scored without it in training: "事业收入 / 小计" was read as 本年收入 (current_year,
+    probability 0.49) although the header rules read the parent: business_income."""
+    from pipeline.header_model import HeaderModel
+
+    class Fixed:
+        def __init__(self, answer):
+            self.answer = answer
+
+        def predict(self, feats):
+            return [self.answer for _ in feats]
+
+    unsure = HeaderModel(keys=Fixed(("current_year", 0.49)))
+    assert unsure.column_keys([("小计", "事业收入 小计")]) == [("business_income", 0.49)]
+    sure = HeaderModel(keys=Fixed(("current_year", 0.9)))
+    assert sure.column_keys([("小计", "事业收入 小计")]) == [("current_year", 0.9)]
+    # no canonical key from the rules: the model's answer stays
+    assert HeaderModel(keys=Fixed(("amount", 0.3))).column_keys([("某某", "某某")]) == [("amount", 0.3)]
+
+
+def test_a_wide_text_table_joins_wrapped_cell_tails_printed_as_rows_of_their_own():
+    """Seed 002's wide project table: a cell's second line is printed as a row of its own
+    ("\t众医疗救助\t…\t遇落实到位\t\t满意度", "\t…\t力", one tab short), and a row of further
+    indicators sits one tab to the right of its group; read unwrapped, the tails were indicators
+    and the project names lost their ends. Planted: the tails tagged as new level3s, the project
+    name tail as a project."""
+    path = SEEDS / "seed_002_chanhe_2022.jsonl"
+
+    def tails_as_cells(lines: list[Line]) -> None:
+        for ln in lines:
+            cells = [c for c in ln.text.split("\t") if c.strip()]
+            if ln.label == "indicator_row" and cells and len(cells) <= 3 and not re.search(r"\d", ln.text) \
+                    and ln.text.count("\t") >= 8 and len(cells) != 2:
+                ln.spans = [Span(s.start, s.end, "project" if s.label == "project" else "level3", s.key)
+                            for s in ln.spans]
+
+    out, ann = assembled(path, tails_as_cells)
+    assert f1(indicator_tuples(ann.records), indicator_tuples(out["records"])) >= 0.97  # 1.0 measured; 0.93 before
+    assert f1(project_names(ann.records), project_names(out["records"])) >= 0.95  # 1.0 measured; 0.82 before
+
+
+def test_a_tag_run_across_cells_does_not_override_a_header_that_finds_the_target():
+    """Seed 002: "效益指标\t履职效益\t参保群众待遇享受程度\t有效保障" was tagged 一级指标, 三级指标,
+    and one description over the last two cells; the tags disagree with the header but find no
+    指标值, so the header's reading stands. A row of amounts ("\t\t724.29\t724.29") read as
+    an indicator row gives no indicator."""
+    path = SEEDS / "seed_002_chanhe_2022.jsonl"
+
+    def misread(lines: list[Line]) -> None:
+        for ln in lines:
+            if ln.label == "indicator_row" and ln.text.startswith("效益指标\t"):
+                cells, pos = ln.text.split("\t"), 0
+                starts = []
+                for c in cells:
+                    starts.append(pos)
+                    pos += len(c) + 1
+                ln.spans = [Span(0, len(cells[0]), "level1"), Span(starts[1], starts[1] + len(cells[1]), "level3"),
+                            Span(starts[2], starts[3] + len(cells[3]), "description")]
+            elif ln.label == "project_header" and re.fullmatch(r"\t\t[\d.]+\t[\d.]+\t*", ln.text):
+                ln.label = "indicator_row"
+                ln.spans = [Span(m.start(), m.end(), "level3" if k == 0 else "target")
+                            for k, m in enumerate(re.finditer(r"[\d.]+", ln.text))]
+
+    out, ann = assembled(path, misread)
+    assert f1(indicator_tuples(ann.records), indicator_tuples(out["records"])) >= 0.99  # 1.0 measured; 0.92 before
+
+
+def test_numbered_titles_read_as_text_still_name_their_projects():
+    """Seed 000: " 1、“冀财社[2020]171 号”…通知绩效目" / "标表" were both read as text (the table
+    opens at its project lines), and " 7、…冀财社【2020】201 号" was read as text above its second
+    line "（wt）绩效目标表" (too long a tail for a wrapped title's last characters)."""
+    path = SEEDS / "seed_000_pingxiang_2022.jsonl"
+
+    def numbered_titles_as_text(lines: list[Line]) -> None:
+        for before, ln in zip(lines, lines[1:]):
+            if before.label == "table_title" and ln.label == "table_title" and re.match(r"^\s*[17]、", before.text):
+                before.label, before.spans = "other", []
+                if len(ln.text.strip()) <= 3:
+                    ln.label, ln.spans = "other", []
+
+    assert _projects_f1(path, numbered_titles_as_text) >= 0.99  # 1.0 measured; 0.93 before
+
+
+def test_a_department_table_is_about_the_department_and_pairs_are_no_projects():
+    """Seed 002: in the department-wide table the tagger read a fund source of its header lines
+    ("(2)财政专户管理资金") as a project; in the wide project table a row listing more (三级指标,
+    指标值) pairs under a project ("…持续开展打击欺诈骗保行为…\\t规范两定机构医保刷卡行为") had its
+    first cell tagged as a project name."""
+    path = SEEDS / "seed_002_chanhe_2022.jsonl"
+
+    def funds_and_pairs_as_projects(lines: list[Line]) -> None:
+        for ln in lines:
+            text = ln.text.strip()
+            if ln.label == "project_header" and text.startswith("(2)"):
+                ln.spans = [Span(ln.text.index("(2)"), len(ln.text.rstrip()), "project")]
+            elif (ln.label == "indicator_row" and ln.text.startswith("\t\t\t\t\t\t\t")
+                  and len([c for c in ln.text.split("\t") if c.strip()]) == 2 and ln.spans):
+                s = min(ln.spans, key=lambda s: s.start)
+                ln.spans = [Span(s.start, s.end, "project")] + [x for x in ln.spans if x is not s]
+
+    assert _projects_f1(path, funds_and_pairs_as_projects) >= 0.99  # 1.0 measured; 0.27 before this round
+
+def _pdf_line(text: str, page: int, x0: float, y0: float, label: str, span: Optional[str] = None) -> Line:
+    line = Line(text=text, page=page, index=0, bbox=(x0, y0, x0 + 9.0 * len(text), y0 + 10.0), size=9.0,
+                label=label, label_prob=1.0)
+    if span:
+        line.spans = [Span(0, len(text), span, prob=1.0)]
+    return line
+
+
+def test_a_header_at_the_foot_of_a_page_names_the_columns_of_the_rows_on_the_next():
+    """Seen on a browser-printed PDF (benchmarks/other_producer.py): a table's title and header rows
+    end one page, its 栏次 row and body rows start the next. The 栏次 row names no column: the
+    header of the previous page does."""
+    title = "2020年部门预算政府性基金预算财政拨款支出表"
+    page1 = [_pdf_line(title, 1, 150, 600, "table_title")]
+    page1 += [_pdf_line(text, 1, x, 730, "table_header") for text, x in
+              (("科目编码", 60), ("科目名称", 141), ("合计", 310), ("基本支出", 350), ("项目支出", 400))]
+    page2 = [_pdf_line(text, 2, x, 30, "table_header") for text, x in
+             (("栏次", 30), ("1", 62), ("2", 141), ("3", 312), ("4", 356), ("5", 402))]
+    for k, (code, name, total, basic, project) in enumerate((("212", "城乡社区支出", "20.00", "0.00", "20.00"),
+                                                            ("21208", "国有土地使用权出让收入安排的支出", "20.00", "0.00", "20.00"),
+                                                            ("229", "其他支出", "137.00", "0.00", "137.00"))):
+        y = 50 + 14 * k
+        page2 += [_pdf_line(code, 2, 62, y, "subject_row", "subject_code"),
+                  _pdf_line(name, 2, 141, y, "subject_row", "subject_name")]
+        page2 += [_pdf_line(value, 2, x, y, "subject_row", "amount") for value, x in ((total, 310), (basic, 356), (project, 400))]
+    for i, ln in enumerate(page1):
+        ln.index = i
+    for i, ln in enumerate(page2):
+        ln.index = i
+    doc = Document(doc_id="x" * 64, source="foot.pdf", format="pdf",
+                   pages=[Page(number=1, width=612, height=792, lines=page1),
+                          Page(number=2, width=612, height=792, lines=page2)])
+    detect_metadata(doc)
+    out = assemble(doc).to_contract()
+    rows = [r for r in out["records"] if r["type"] == "budget_line"]
+    assert len(rows) == 3
+    assert all(set(r["values"]) == {"total", "basic", "project"} for r in rows), [r["values"] for r in rows]
+    assert rows[2]["values"] == {"total": 137.0, "basic": 0.0, "project": 137.0}
