@@ -204,6 +204,27 @@ def demote_headers_among_rows(region: TableRegion, order: dict[int, int], min_ro
         region.body_lines = sorted(region.body_lines + demoted, key=lambda ln: order[id(ln)])
 
 
+def promote_header_row_mates(region: TableRegion, order: dict[int, int]) -> None:
+    """PDF project-header lines printed in the header row (beside header cells, overlapping them
+    vertically) are header cells: a wrapped "一级指/标" read as a project line would leave its
+    column without a header."""
+    if not is_pdf(region.body_lines) or not region.header_lines or not region.project_lines:
+        return
+
+    def in_header_row(ln: Line) -> bool:
+        if not ln.bbox:
+            return False
+        height = max(ln.bbox[3] - ln.bbox[1], 1.0)
+        return any(h.page == ln.page and h.bbox and min(h.bbox[3], ln.bbox[3]) - max(h.bbox[1], ln.bbox[1]) >= 0.5 * height
+                   for h in region.header_lines)
+
+    moved = [ln for ln in region.project_lines if in_header_row(ln)]
+    if moved:
+        gone = {id(ln) for ln in moved}
+        region.project_lines = [ln for ln in region.project_lines if id(ln) not in gone]
+        region.header_lines = sorted(region.header_lines + moved, key=lambda ln: order[id(ln)])
+
+
 def promote_column_number_rows(region: TableRegion, order: dict[int, int]) -> None:
     """A 栏次 row (栏次 1 2 3 …, the columns' numbers) is a header row, never a body row: read as
     one, its numbers would open rows 1, 2, 3 … of a numbered fragment stream."""
@@ -1270,6 +1291,7 @@ def assemble(doc: Document, header_model: Optional[HeaderModel] = None) -> Docum
         if kind not in INDICATOR_KINDS:
             merge_project_lines_into_body(region, order)
         demote_headers_among_rows(region, order)
+        promote_header_row_mates(region, order)
         promote_column_number_rows(region, order)
         demote_first_row_number(region, order)
         if kind in INDICATOR_KINDS:

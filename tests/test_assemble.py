@@ -546,3 +546,20 @@ def test_a_header_at_the_foot_of_a_page_names_the_columns_of_the_rows_on_the_nex
     assert len(rows) == 3
     assert all(set(r["values"]) == {"total", "basic", "project"} for r in rows), [r["values"] for r in rows]
     assert rows[2]["values"] == {"total": 137.0, "basic": 0.0, "project": 137.0}
+
+
+def test_a_header_cell_taken_for_a_project_line_still_names_its_column():
+    """Seen on a browser-printed PDF (benchmarks/other_producer.py): a performance table's wrapped
+    "一级指/标" header cell read as a project-header line left the level-1 column without a
+    header, and every row without its 一级指标. A project line in the header row is a header cell."""
+    path = SYNTH / "synth_0003_excel_column_major.jsonl"
+    out, ann = assembled(path)
+    baseline = f1(indicator_tuples(ann.records), indicator_tuples(out["records"]))
+
+    def level1_header_as_project_line(lines: list[Line]) -> None:
+        for ln in lines:
+            if ln.label == "table_header" and ln.text.strip().startswith("一级指"):
+                ln.label = "project_header"
+
+    out, ann = assembled(path, level1_header_as_project_line)
+    assert f1(indicator_tuples(ann.records), indicator_tuples(out["records"])) >= baseline - 0.005
