@@ -98,7 +98,8 @@ def segment_tables(lines: list[Line]) -> list[TableRegion]:
                 and _tabbed_row_text(ln):
             label = "subject_row"  # a row with long cells (描述, 依据) read as prose: prose has no cells
         if label == "table_title":
-            if current is None or previous_label != "table_title" or current.header_lines or current.body_lines:
+            if (current is None or previous_label != "table_title" or current.header_lines or current.body_lines
+                    or _titles_apart(current.title_lines[-1] if current.title_lines else None, ln)):
                 current = TableRegion()
                 regions.append(current)
                 if previous_label in ("other", "narrative") and since_body and (
@@ -134,6 +135,14 @@ def segment_tables(lines: list[Line]) -> list[TableRegion]:
         if label != "page_furniture":
             previous_label = label
     return regions
+
+
+def _titles_apart(previous: Optional[Line], title: Line) -> bool:
+    """Two title lines in a row are two titles, not one wrapped title, when the first is complete
+    (ends in 表) and the second is numbered ("部门预算项目绩效目标表" / "1、…绩效目标表": a part's
+    heading over its first table)."""
+    return (previous is not None and previous.text.strip().endswith("表")
+            and bool(NUMBERED_TITLE_HEAD_RE.match(title.text)))
 
 
 def _tabbed_row_text(ln: Line) -> bool:

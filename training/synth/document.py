@@ -86,9 +86,8 @@ def _budget_blocks(ctx: ct.Context) -> tuple[list, list[TableSpec]]:
     tables = _budget_tables(ctx)
     cover = Paragraph(f"{ctx.year} 年部门预算公开表" if not tpl.narrative_first else f"{ctx.year}年{ctx.dept}部门预算说明",
                       "other", "title")
-    toc = [Paragraph("目 录", "other", "heading")] + [
-        Paragraph(f"{cls.CHINESE_ORDINALS[k]}、{t.title.split('：', 1)[-1]}", "other", "toc") for k, t in enumerate(tables)]
     narrative = budget_narrative(ctx)
+    toc = _table_of_contents(ctx, tables, narrative)
     perf = _performance_tables(ctx)
     extra: list[TableSpec] = []
     if rng.random() < 0.5:
@@ -107,6 +106,36 @@ def _budget_blocks(ctx: ct.Context) -> tuple[list, list[TableSpec]]:
         blocks += [PageBreak()] + tables + [PageBreak()] + narrative + perf + extra + glossary
     declared = tables + [t for t in narrative + perf if isinstance(t, TableSpec)] + extra
     return blocks, sorted(declared, key=lambda t: t.table_id)
+
+
+def _table_of_contents(ctx: ct.Context, tables: list[TableSpec], narrative: list) -> list[Paragraph]:
+    """目录: the tables, and in half the documents the explanation's sections too, grouped under
+    the two parts as real disclosures list them ("一、…部门预算公开表" / "1、部门预算收支总表";
+    "二、…情况说明" / "一、部门职责及机构设置情况"), some with a list bullet, some with dot leaders and
+    page numbers. Its own random stream: the rest of the document does not change with it."""
+    rng = random.Random(f"toc|{ctx.dept}|{ctx.year}|{len(tables)}")
+    bullet = "- " if rng.random() < 0.3 else ""
+    leaders = rng.random() < 0.3
+    page = [rng.randint(2, 4)]
+
+    def entry(text: str) -> Paragraph:
+        if leaders:
+            page[0] += rng.randint(0, 2)
+            text = f"{text}{'…' * rng.randint(6, 14)}{page[0]}"
+        return Paragraph(text, "other", "toc")
+
+    names = [t.title.split("：", 1)[-1] for t in tables]
+    if rng.random() < 0.5:  # the tables only, numbered 一、二、…
+        return [Paragraph("目 录", "other", "heading")] + [
+            entry(f"{bullet}{cls.CHINESE_ORDINALS[k]}、{name}") for k, name in enumerate(names)]
+    sections = [p.text for p in narrative if isinstance(p, Paragraph) and p.style == "heading"
+                and p.text[:2] in {f"{o}、" for o in cls.CHINESE_ORDINALS[:12]}]
+    out = [Paragraph("目 录" if rng.random() < 0.7 else f"{ctx.year}年部门预算信息公开目录", "other", "heading")]
+    out.append(entry(f"一、{ctx.year}年部门预算公开表"))
+    out += [entry(f"{bullet}{k}、{name}") for k, name in enumerate(names, 1)]
+    out.append(entry(f"二、{ctx.year}年部门预算信息公开情况说明"))
+    out += [entry(f"{bullet}{k}、{text.split('、', 1)[1]}") for k, text in enumerate(sections, 1)]
+    return out
 
 
 def _cover_lines(ctx: ct.Context) -> list[Paragraph]:
