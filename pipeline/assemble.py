@@ -258,6 +258,8 @@ def demote_first_row_number(region: TableRegion, order: dict[int, int]) -> None:
             region.body_lines.insert(0, before[-1])
 
 
+HEADER_CELL_RE = re.compile(r"^(?:[一二三]级指标|指标值|指标名称|指标内容|(?:绩效)?指标描述|指标值说明|(?:指标值)?确定依据"
+                            r"|分值|得分|权重|评分标准)$")
 INDICATOR_HEADER_RE = re.compile(r"[一二三]级指标|指标值|指标描述|指标名称|确定依据|绩效指标|分值|得分|权重|评分")
 
 
@@ -613,6 +615,9 @@ def parse_target(target: Optional[str]) -> Optional[dict]:
 
 
 _CELL_GAP_RE = re.compile(r"(?:(?<=[^\x00-\x7f])|(?<=%))\s+(?=[^\x00-\x7f])")  # "人数 建立…", "100% 结算单"
+# "…存储费 3 万元", "…参保率 100%": a number with its unit after text is a cell of its own (a 指标值)
+_VALUE_GAP_RE = re.compile(r"(?<=[^\x00-\x7f])\s+(?=[-+≥≤<>＞＜]?\d[\d.,]*\s*(?:%|[^\x00-\x7f\s]{1,2})?\s*$)")
+_COMPARATIVE_RE = re.compile(r"(?:不[低高少多超晚早]于|[低高大小]于|达到|[≥≤<>＞＜])$")
 _TARGET_LIKE_RE = re.compile(r"^(?:[≥≤<>＞＜=]|不[低高少多超晚]于|较上年|明显|显著|有效|\d)|%$")
 _ROW_ROLES = ("level3", "description", "target", "basis")
 _LEVELS = ("level1", "level2", "level3")
@@ -642,6 +647,8 @@ def _one_cell(text: str, left: int, right: int) -> bool:
     gap = text[left:right]
     if not gap:
         return True
+    if gap.isspace() and right < len(text) and text[right].isdigit() and _COMPARATIVE_RE.search(text[:left]):
+        return True  # "不晚于 11 月底", "≥ 95%": the comparison and its number
     return (gap.isspace() and left > 0 and right < len(text) and text[left - 1].isascii()
             and text[left - 1].isalnum() and not text[right].isascii())
 
@@ -662,9 +669,14 @@ def _row_pieces(lines: list[Line]) -> list[_Piece]:
         for sp_start, sp_end, sp_label in spans:
             start = sp_start
             parts = []
-            for m in _CELL_GAP_RE.finditer(ln.text, sp_start, sp_end):
-                parts.append((start, m.start()))
-                start = m.end()
+            gaps = [m.span() for m in _CELL_GAP_RE.finditer(ln.text, sp_start, sp_end)]
+            if sp_label != "target":  # a 指标值 may print its number after a word ("每月 15 号")
+                gaps = sorted(gaps + [m.span() for m in _VALUE_GAP_RE.finditer(ln.text[:sp_end], sp_start)])
+            for gap_start, gap_end in gaps:
+                if gap_start < start:
+                    continue
+                parts.append((start, gap_start))
+                start = gap_end
             parts.append((start, sp_end))
             for i, (a, b) in enumerate(parts):
                 text = ln.text[a:b].strip()
@@ -773,7 +785,8 @@ def span_indicator_records(table: Table, lines: list[Line], project: Optional[st
     """Indicator rows of a fragment stream (one cell fragment per line, no cell structure): a row
     starts at its 一级/二级指标 (levels carry down); its other pieces are cut into the 三级指标,
     描述, 指标值 and 依据 cells in that order by `_decode_row`."""
-    pieces = _row_pieces(lines)
+    # a header cell read as a row piece ("一级指标" tagged as a level) is no cell of any row
+    pieces = [p for p in _row_pieces(lines) if not HEADER_CELL_RE.match(re.sub(r"\s+", "", p.text))]
     widths = Counter(p.width for p in pieces if p.alone and p.label in _ROW_ROLES and p.width >= 8)
     full = max(widths.most_common(1)[0][0] - 2, 8) if widths else 10 ** 6
     records: list[Record] = []
