@@ -2,8 +2,10 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
+from typing import Optional
 
 from pipeline import config
 
@@ -36,6 +38,16 @@ def _model_or_none(command: str, model: str):
         return None
 
 
+def resolve_workers(requested: Optional[int], engine: str) -> int:
+    """--workers as given, else all of this machine's cores (local) or as many actors as the Ray
+    cluster's CPUs allow (ray, 0); 0 or less on the local engine means all cores too."""
+    if engine == "ray":
+        return 0 if requested is None else requested
+    if requested is None or requested <= 0:
+        return os.cpu_count() or 1
+    return requested
+
+
 def _cmd_extract(args: argparse.Namespace) -> int:
     from pipeline.run import ExtractError, extract_paths
 
@@ -47,7 +59,7 @@ def _cmd_extract(args: argparse.Namespace) -> int:
             [Path(p) for p in args.paths],
             Path(args.out),
             model=model,
-            workers=args.workers,
+            workers=resolve_workers(args.workers, args.engine),
             force=args.force,
             timeout_s=args.timeout,
             progress=not args.quiet,
@@ -229,9 +241,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="model folder to load, or a registered model models:/NAME@alias "
                    "(e.g. models:/budgetdoc@champion; MLFLOW_TRACKING_URI or the local mlflow.db) "
                    "(default: the shipped models/)")
-    p.add_argument("--workers", type=int, default=1,
-                   help="parallel worker processes (default 1); with --engine ray the number of Ray actors, "
-                   "0 = as many as the cluster's CPUs allow")
+    p.add_argument("--workers", type=int, default=None,
+                   help=f"parallel worker processes, each loading the models once (default: all {os.cpu_count() or 1} "
+                   "cores of this machine; never more than there are files; 1 = in this process); with --engine ray "
+                   "the number of Ray actors (default 0 = as many as the cluster's CPUs allow)")
     p.add_argument("--engine", choices=("local", "ray"), default="local",
                    help="local: this machine's processes (default); ray: Ray Data actors, on this machine "
                    "or the cluster at --address (needs pip install 'budgetdoc[ray]')")

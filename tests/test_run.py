@@ -300,3 +300,16 @@ def test_cli_extract_with_the_shipped_models(batch: Path, tmp_path: Path, capsys
     total = sum(len(d["records"]) for d in docs.values())
     assert f"records {total}" in printed and "7 document(s)" in printed
     assert pq.read_table(out / RECORDS_FILE).num_rows == total
+
+
+def test_workers_default_to_all_cores_locally_and_to_the_cluster_on_ray():
+    import os
+
+    from pipeline.cli import build_parser, resolve_workers
+
+    args = build_parser().parse_args(["extract", "x.pdf", "--out", "out"])
+    assert args.workers is None
+    assert resolve_workers(args.workers, "local") == (os.cpu_count() or 1)
+    assert resolve_workers(0, "local") == (os.cpu_count() or 1)
+    assert resolve_workers(3, "local") == 3
+    assert resolve_workers(None, "ray") == 0 and resolve_workers(4, "ray") == 4
