@@ -12,6 +12,7 @@ from typing import Callable, Optional
 from pipeline.assemble import RuleHeaderModel, assemble
 from pipeline.confidence import Calibrator, attach_checks, score_records
 from pipeline.metadata import detect_metadata
+from pipeline.extract import NOT_A_DISCLOSURE
 from pipeline.model import Document
 
 
@@ -68,4 +69,9 @@ class Processor:
                 timings[name] = timings.get(name, 0.0) + clock() - started
         if not doc.records and doc.status == "ok":
             doc.warn("no_records", "no budget tables, indicators or figures were found in this document")
+        elif not doc.department.name and doc.fiscal_year is None and all(e.code != NOT_A_DISCLOSURE for e in doc.errors):
+            # every disclosure names its department and its year somewhere (title, cover, table heads)
+            doc.warn(NOT_A_DISCLOSURE, "no department and no fiscal year were found anywhere in the text: it is "
+                     "probably not a department's budget or final-accounts disclosure (its records are kept); "
+                     "check that it is the right file")
         return doc

@@ -313,3 +313,18 @@ def test_workers_default_to_all_cores_locally_and_to_the_cluster_on_ray():
     assert resolve_workers(0, "local") == (os.cpu_count() or 1)
     assert resolve_workers(3, "local") == 3
     assert resolve_workers(None, "ray") == 0 and resolve_workers(4, "ray") == 4
+
+
+def test_a_text_about_budgets_that_names_no_department_or_year_is_flagged(tmp_path: Path):
+    """Seen in a newcomer check: the project's own README (budget words, tables of figures) came out
+    "ok" with 57 indicator records. No department and no year anywhere: not a disclosure."""
+    from pipeline.extract import NOT_A_DISCLOSURE, load_document
+    from pipeline.process import Processor
+
+    readme = tmp_path / "notes.md"
+    readme.write_text((config.REPO_ROOT / "README.md").read_text(encoding="utf-8"), encoding="utf-8")
+    processor = Processor(config.MODELS_DIR)
+    doc = processor.process(load_document(readme))
+    assert doc.status == "partial" and [e.code for e in doc.errors] == [NOT_A_DISCLOSURE]
+    seed = processor.process(load_document(sorted(config.SEEDS_DIR.glob("001_*.txt"))[0]))
+    assert seed.status == "ok" and seed.department.name and seed.fiscal_year == 2020
