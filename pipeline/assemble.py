@@ -20,6 +20,7 @@ from pipeline.layout import (
     tabbed_row,
 )
 from pipeline.model import Column, Document, Line, Record, Table
+from pipeline.stream_solver import KnownCells
 
 FULL_AMOUNT_RE = re.compile(r"^-?\d+\.\d{2}$")
 TWO_SIDED_KINDS = {"revenue_expenditure_summary", "fiscal_summary"}
@@ -548,9 +549,14 @@ def budget_records(table: Table, specs: list[ColumnSpec], rows: list[Row], start
             code = _digits("".join(code_parts[:3] if len(code_parts) >= 3 else code_parts[:1])) or None
             name_cols = [s for s in cols if s.role == hr.ROLE_NAME]
             name = row.text(name_cols[0].index) if name_cols else ""
+            if not name:  # a 合计 printed in the code column (its cell merged across code and name)
+                name = next((t for t in code_parts if t.strip() and not re.search(r"\d", t)), "").strip()
             if not name:
                 unit_cols = [s for s in cols if s.role in (hr.ROLE_UNIT_CODE, hr.ROLE_PROJECT)]
                 name = next((row.text(s.index) for s in unit_cols if row.text(s.index) and not row.text(s.index).isdigit()), "")
+                if not name and any(row.text(s.index).isdigit() for s in unit_cols):
+                    # a unit's subtotal row of a project table: its code under 项目名称, its name under 项目单位
+                    name = next((row.text(s.index) for s in cols if s.role == hr.ROLE_PROJECT_UNIT and row.text(s.index)), "")
             values: dict[str, Optional[float]] = {}
             field_conf: dict[str, float] = {}
             for s in cols:
@@ -560,9 +566,9 @@ def budget_records(table: Table, specs: list[ColumnSpec], rows: list[Row], start
                 value = parse_amount(text)
                 if value is None and not UNREADABLE_AMOUNT_RE.fullmatch(text.strip()):
                     continue  # words in a value column (a note, a percentage) are not an amount at all
-                key = s.key or "extra:" + re.sub(r"\s+", "", s.leaf)
-                if key in values:
-                    key = "extra:" + re.sub(r"\s+", "", s.full or s.leaf)
+                key = s.key or hr.extra_key(s.leaf, s.full)
+                if key in values:  # a canonical key twice: the second column keeps its printed header
+                    key = hr.extra_key(s.leaf, s.full)
                 values[key] = value
                 field_conf[f"values.{key}"] = min(s.key_prob, row.cells[s.index].prob, 1.0 if value is not None else 0.2)
             if not name and code is None and not values:
@@ -1178,7 +1184,10 @@ def project_from_region(region: TableRegion, table: Table, department: Optional[
 
 # ------------------------------------------------------------------ rows per layout
 
-def rows_and_columns(region: TableRegion, kind: str = "other") -> tuple[list[Row], list[ColumnSpec]]:
+def rows_and_columns(region: TableRegion, kind: str = "other", known: Optional["KnownCells"] = None
+                     ) -> tuple[list[Row], list[ColumnSpec]]:
+    """`known`: the cells earlier tables of the document read, which a fragment stream's placement of
+    its amounts may agree with (see pipeline.stream_solver.KnownCells)."""
     body = region.body_lines
     if not body:
         return [], []
@@ -1194,7 +1203,7 @@ def rows_and_columns(region: TableRegion, kind: str = "other") -> tuple[list[Row
         heads = tabbed_header_grid(region.header_lines, n_cols)
         specs = [ColumnSpec(index=j, leaf=leaf, full=full) for j, (leaf, full) in enumerate(heads)]
         return rows, specs
-    return _stream_rows_columns(region, kind)
+    return _stream_rows_columns(region, kind, known)
 
 
 def _pdf_rows_columns(region: TableRegion, kind: str) -> tuple[list[Row], list[ColumnSpec]]:
@@ -1290,13 +1299,97 @@ def _remap_columns(heads: list[tuple[str, str]], specs: list[ColumnSpec]) -> dic
     return remap
 
 
-def _stream_rows_columns(region: TableRegion, kind: str) -> tuple[list[Row], list[ColumnSpec]]:
+def _row_values(row: Row, value_specs: list[ColumnSpec]) -> dict[str, float]:
+    out = {}
+    for s in value_specs:
+        if s.key and s.index in row.cells:
+            value = parse_amount(row.text(s.index))
+            if value is not None:
+                out[s.key] = value
+    return out
+
+
+def _identity_failures(rows: list[Row], value_specs: list[ColumnSpec]) -> int:
+    from pipeline.checks import DEFAULT_TOLERANCE, check_row_identities
+
+    table = {"table_id": "t", "columns": [{"key": s.key, "header": s.full or s.leaf} for s in value_specs if s.key]}
+    failed = 0
+    for row in rows:
+        values = _row_values(row, value_specs)
+        if len(values) >= 2:
+            rec = {"record_id": "r", "table_id": "t", "subject_name": "x", "values": values}
+            failed += sum(not r.ok for r in check_row_identities(rec, table, set(), DEFAULT_TOLERANCE))
+    return failed
+
+
+def _shifted(rows: list[Row], positions: list[int], at: int) -> Optional[list[Row]]:
+    """The rows with every value cell from value column `at` on moved one value column right
+    (a blank cell put back where the export dropped it); None when a printed cell would fall off."""
+    out = []
+    for row in rows:
+        cells = {}
+        for col, cell in row.cells.items():
+            if col in positions and positions.index(col) >= at:
+                k = positions.index(col) + 1
+                if k >= len(positions):
+                    if cell.text.strip():
+                        return None
+                    continue
+                col = positions[k]
+                cell = Cell(col=col, frags=cell.frags)
+            cells[col] = cell
+        out.append(Row(cells=cells))
+    return out
+
+
+def realign_dropped_blank(rows: list[Row], specs: list[ColumnSpec], known: Optional[KnownCells] = None) -> None:
+    """Tab-separated exports sometimes drop one blank cell from a table's data rows (or print a
+    header row one cell off), so every later amount sits one column left of its header. When the
+    row identities (合计 = 基本 + 项目, 基本 = its economic parts, 本年收入 = its sources) fail under
+    the header's columns and hold with the amounts from some column on moved one to the right, the
+    rows are read that way; among moves the identities cannot tell apart, the one agreeing with
+    the same subjects' cells in earlier tables wins. Table-wide: a dropped column is dropped in
+    every row."""
+    value_specs = sorted((s for s in specs if s.role == hr.ROLE_VALUE and s.key), key=lambda s: s.index)
+    positions = [s.index for s in value_specs]
+    if len(positions) < 3 or not rows:
+        return
+    base = _identity_failures(rows, value_specs)
+    if base == 0:
+        return
+    code_specs = [s for s in specs if s.role == hr.ROLE_CODE]
+
+    def agreement(candidate: list[Row]) -> int:
+        if known is None or not code_specs:
+            return 0
+        total = 0
+        for row in candidate:
+            parts = [row.text(s.index) for s in code_specs]
+            code = _digits("".join(parts[:3] if len(parts) >= 3 else parts[:1]))
+            total += known.agreement(code, _row_values(row, value_specs))
+        return total
+
+    best, best_key = None, (base, 0)
+    for at in range(1, len(positions)):
+        candidate = _shifted(rows, positions, at)
+        if candidate is None:
+            continue
+        key = (_identity_failures(candidate, value_specs), -agreement(candidate))
+        if key < best_key:
+            best, best_key = candidate, key
+    if best is not None and best_key[0] < base:
+        for row, moved in zip(rows, best):
+            row.cells = moved.cells
+
+
+def _stream_rows_columns(region: TableRegion, kind: str, known: Optional[KnownCells] = None
+                         ) -> tuple[list[Row], list[ColumnSpec]]:
     """Fragment stream (one cell piece per line, no positions): see pipeline.stream."""
     from pipeline.stream import stream_table, stream_two_sided
 
     if kind in TWO_SIDED_KINDS:
         return stream_two_sided(region.header_lines, region.body_lines, kind)
-    return stream_table(region.header_lines, region.body_lines, kind)
+    return stream_table(region.header_lines, region.body_lines, kind, known=known)
 
 
 # ------------------------------------------------------------------ main stage
@@ -1309,6 +1402,7 @@ def assemble(doc: Document, header_model: Optional[HeaderModel] = None) -> Docum
     kinds = header_model.table_kinds(titles) if regions else []
     doc.tables, doc.records = [], []
     order = {id(ln): i for i, ln in enumerate(lines)}
+    known = KnownCells()
     for n, (region, (kind, kind_prob)) in enumerate(zip(regions, kinds), start=1):
         if kind not in INDICATOR_KINDS:
             merge_project_lines_into_body(region, order)
@@ -1320,7 +1414,7 @@ def assemble(doc: Document, header_model: Optional[HeaderModel] = None) -> Docum
             demote_stream_indicator_lines(region, order)
         table = Table(table_id=f"t{n:02d}", kind=kind, title=region.title or None, pages=region.pages,
                       confidence=kind_prob)
-        rows, specs = rows_and_columns(region, kind)
+        rows, specs = rows_and_columns(region, kind, known)
         decide_roles([s for s in specs if s.role is None], rows, kind)
         value_specs = [s for s in specs if s.role == hr.ROLE_VALUE]
         unkeyed = [s for s in value_specs if s.key is None]
@@ -1334,6 +1428,9 @@ def assemble(doc: Document, header_model: Optional[HeaderModel] = None) -> Docum
             for s in value_specs:
                 if s.key == "amount":
                     s.key = "budget"
+        if kind not in INDICATOR_KINDS and kind not in TWO_SIDED_KINDS and not is_pdf(region.body_lines) \
+                and is_tabbed(region.body_lines + region.header_lines):
+            realign_dropped_blank(rows, specs, known)
         table.columns = [Column(key=s.key, header=s.full or s.leaf) for s in value_specs if s.key]
         note_text = " ".join(ln.text for ln in region.note_lines + region.body_lines[:3])
         has_indicator_columns = any(s.role in ("level3", "target") for s in specs) or not value_specs
@@ -1359,6 +1456,7 @@ def assemble(doc: Document, header_model: Optional[HeaderModel] = None) -> Docum
         else:
             recs = budget_records(table, specs, rows, 0)
             doc.records.extend(recs)
+            known.add(recs)
             table.empty = not any(r.fields["values"] and any(v for v in r.fields["values"].values()) for r in recs) \
                 and bool(EMPTY_TABLE_RE.search(note_text) or not recs)
         doc.tables.append(table)

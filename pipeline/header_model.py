@@ -171,7 +171,7 @@ class HeaderModel:
                 if rule != EXTRA:
                     key = rule
             if key == EXTRA:
-                key = "extra:" + (re.sub(r"\s+", "", full or "") or re.sub(r"\s+", "", leaf or "") or "?")
+                key = hr.extra_key(leaf, full)
             cache[(leaf, full)] = (key, p)
         return [cache[h] for h in headers]
 

@@ -131,7 +131,17 @@ def column_key(leaf: str, full: str, amount_only: bool = False) -> str:
             return key
     if not lf and fl:
         return column_key(fl, fl)
-    return "extra:" + (re.sub(r"\s+", "", leaf) or re.sub(r"\s+", "", full) or "?")
+    return extra_key(leaf, full)
+
+
+def extra_key(leaf: str, full: str) -> str:
+    """`extra:<header>` of a column no canonical key fits: the printed header, a parent heading
+    before a "/" ("extra:上年结转结余/一般公共预算"), so that the same leaf under two parents stays two
+    columns and reads as the annotations write it."""
+    lf, fl = re.sub(r"\s+", "", leaf or ""), re.sub(r"\s+", "", full or "")
+    if lf and fl.endswith(lf) and fl != lf:
+        return f"extra:{fl[: len(fl) - len(lf)]}/{lf}"
+    return "extra:" + (fl or lf or "?")
 
 
 def table_kind_rules(title: str) -> str:

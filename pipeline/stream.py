@@ -14,7 +14,7 @@ from typing import Optional
 from pipeline import header_rules as hr
 from pipeline.layout import Cell, Fragment, Row, join_fragments, parse_amount
 from pipeline.model import Line
-from pipeline.stream_solver import TOTAL_ROW, candidates, settle
+from pipeline.stream_solver import TOTAL_ROW, KnownCells, candidates, rescored, settle
 
 HEADER_PHRASES = sorted([
     "合计", "总计", "小计", "本年收入", "本年支出", "上年结转", "年初结转", "财政拨款收入", "财政专户收入",
@@ -111,7 +111,7 @@ ORDINAL = re.compile(r"^[一二三四五六七八九十]+、|^[(（][一二三�
 
 
 def stream_table(header_lines: list[Line], body: list[Line], kind: str = "other",
-                 two_sided: bool = False) -> tuple[list[Row], list["ColumnSpec"]]:
+                 two_sided: bool = False, known: Optional[KnownCells] = None) -> tuple[list[Row], list["ColumnSpec"]]:
     from pipeline.assemble import ColumnSpec
 
     first_body = min((ln.line_no or 0) for ln in body) if body else 0
@@ -143,9 +143,8 @@ def stream_table(header_lines: list[Line], body: list[Line], kind: str = "other"
         if name_frags:
             row.cells[2] = Cell(col=2, frags=name_frags)
         amounts = [parse_amount(f.text) for f in amount_frags]
-        opts = candidates([a for a in amounts if a is not None], keys, kind)
-        options.append(opts)
         code = re.sub(r"\D", "", "".join(f.text for f in code_frags)) or None
+        options.append(rescored(candidates([a for a in amounts if a is not None], keys, kind), code, known))
         if code is None and re.sub(r"\s", "", join_fragments([f.text for f in name_frags])) in {"合计", "总计"}:
             code = TOTAL_ROW
         codes.append(code)

@@ -14,6 +14,7 @@ from typing import Optional
 from pipeline.checks import run_checks
 
 MAX_CANDIDATES = 64
+AGREEMENT_BONUS = 1.0  # per amount placed where an earlier table printed it: more than the left preference, less than an identity
 TOTAL_ROW = "T"  # the 合计 row: parent of the 类 rows
 MAX_GROUP_PRODUCT = 4096
 
@@ -43,6 +44,39 @@ def candidates(amounts: list[float], keys: list[str], kind: str) -> list[tuple[f
         out.append((score, values))
     out.sort(key=lambda sv: -sv[0])
     return out[:MAX_CANDIDATES]
+
+
+class KnownCells:
+    """(subject code, amount) -> the column keys under which earlier tables of the document printed
+    it. A subject's split (基本支出 / 项目支出, …) is the same in every table of one document, so
+    where the identities leave a stream row's placement open, agreeing with another table settles it
+    (seed 000's 政府性基金 table prints "229 其他支出 32.00 32.00": 项目支出 in its 支出总表)."""
+
+    def __init__(self) -> None:
+        self.keys: dict[tuple[str, float], set[str]] = {}
+
+    def add(self, records) -> None:
+        for rec in records:
+            code = rec.fields.get("subject_code")
+            if not code:
+                continue
+            for key, value in (rec.fields.get("values") or {}).items():
+                if value is not None:
+                    self.keys.setdefault((code, round(value, 2)), set()).add(key)
+
+    def agreement(self, code: Optional[str], values: dict[str, float]) -> int:
+        if not code or not self.keys:
+            return 0
+        return sum(key in self.keys.get((code, round(v, 2)), ()) for key, v in values.items())
+
+
+def rescored(options: list[tuple[float, dict[str, float]]], code: Optional[str], known: Optional[KnownCells]
+             ) -> list[tuple[float, dict[str, float]]]:
+    """The row's placements with a bonus for each amount that agrees with an earlier table, best first."""
+    if known is None or not code or len(options) < 2:
+        return options
+    out = [(score + AGREEMENT_BONUS * known.agreement(code, values), values) for score, values in options]
+    return sorted(out, key=lambda sv: -sv[0])
 
 
 def _children(codes: list[Optional[str]], parent_idx: int) -> list[int]:

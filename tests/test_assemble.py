@@ -41,12 +41,12 @@ def f1(gold, pred) -> float:
     return t.f1
 
 
-# floors a little under what the current assembly reaches (seed 002's text export shifts cells
-# under merged headers, which no header reading can undo)
+# floors a little under what the current assembly reaches (seed 002's text export prints one
+# revenue header row a cell off, which no header reading can undo)
 @pytest.mark.parametrize("name, cells_floor, indicators_floor", [
-    ("seed_000_pingxiang_2022.jsonl", 0.95, 0.99),
+    ("seed_000_pingxiang_2022.jsonl", 0.975, 0.99),
     ("seed_001_yuanshi_2020.jsonl", 0.99, 0.99),
-    ("seed_002_chanhe_2022.jsonl", 0.85, 0.99),
+    ("seed_002_chanhe_2022.jsonl", 0.975, 0.99),
 ])
 def test_seed_tables_rebuilt_from_gold_labels(name, cells_floor, indicators_floor):
     out, ann = assembled(SEEDS / name)
@@ -77,6 +77,26 @@ def test_stream_amounts_are_placed_by_the_identities():
     assert parent == {"total": 56.3, "basic": 44.3, "project": 12.0}
     assert first == {"total": 44.3, "basic": 44.3}
     assert second == {"total": 12.0, "project": 12.0}
+
+
+def test_stream_amounts_the_identities_leave_open_agree_with_an_earlier_table():
+    """Seed 000's 政府性基金 table prints "229 其他支出 32.00 32.00" in every row: 基本支出 or 项目支出?
+    Its 支出总表 printed 229's 32.00 under 项目支出, and one document splits a subject one way."""
+    from pipeline.model import Record
+    from pipeline.stream_solver import TOTAL_ROW, KnownCells, rescored
+
+    keys = ["total", "basic", "project"]
+    codes = [TOTAL_ROW, "229", "22960"]
+
+    def placed(known):
+        return settle(codes, [rescored(candidates([32.0, 32.0], keys, "government_fund_expenditure"), c, known)
+                              for c in codes])
+
+    assert placed(None)[1] == {"total": 32.0, "basic": 32.0}  # left-most columns when nothing else decides
+    known = KnownCells()
+    known.add([Record(record_id="t03-r9", type="budget_line", table_id="t03",
+                      fields={"subject_code": "229", "values": {"total": 32.0, "basic": None, "project": 32.0}})])
+    assert placed(known) == [{"total": 32.0, "project": 32.0}] * 3
 
 
 @pytest.mark.parametrize("text, value", [("5,846.29", 5846.29), ("-", 0.0), ("0.00", 0.0), ("—", 0.0),
@@ -645,3 +665,39 @@ def test_header_cells_read_as_indicator_pieces_make_no_row():
                 ln.label, ln.spans = "indicator_row", spans
 
     assert _indicators_f1(SEED_000, header_line_as_row) >= baseline - 0.005
+
+
+def test_unmapped_nested_headers_keep_their_parent_and_totals_and_unit_rows_keep_their_names():
+    """Seed 002: a carry-over fund column is `extra:<parent>/<leaf>` as annotated (it was
+    "extra:财政拨款结转结余一般公共预算"), a 合计 printed in the 科目编码 column names its row, and a
+    project table's unit row (code under 项目名称, name under 项目单位) is named by its unit."""
+    out, ann = assembled(SEEDS / "seed_002_chanhe_2022.jsonl")
+    cells = budget_cells(out["records"], out["tables"])
+    assert cells[("project_expenditure", None, "洛阳市瀍河回族区医疗保障局", "extra:财政拨款结转结余/一般公共预算", 0.29)] == 1
+    assert cells[("general_budget_basic_expenditure", None, "合计", "total", 123.74)] == 1
+    assert cells[("project_expenditure", None, "洛阳市瀍河回族区医疗保障局", "total", 724.29)] == 1
+
+
+@pytest.mark.parametrize("leaf, full, key", [
+    ("一般公共预算", "上年结转结余 一般公共预算", "extra:上年结转结余/一般公共预算"),
+    ("数量", "数量", "extra:数量"), ("其他 资金", "其他 资金", "extra:其他资金"), ("", "", "extra:?"),
+])
+def test_extra_key_is_the_printed_header_with_its_parent(leaf, full, key):
+    from pipeline.header_rules import extra_key
+    assert extra_key(leaf, full) == key
+
+
+def test_a_tabbed_table_whose_export_dropped_a_blank_cell_is_read_by_its_identities():
+    """Seed 002's 一般公共预算支出预算表 lost the blank 对个人和家庭的补助 cell of every data row, so
+    7.30 sat under that header and 724.29 under 资本性支出. 基本支出 = Σ its economic parts and 项目支出
+    = 其他运转类 + 特定目标类 hold only with the amounts moved back; the 部门支出预算表 earlier in the
+    document says which of the blank columns was dropped (7.30 is 商品和服务支出 there)."""
+    out, ann = assembled(SEEDS / "seed_002_chanhe_2022.jsonl")
+    cells = budget_cells(out["records"], out["tables"])
+    for code, key, value in [("2101501", "goods_services", 7.3), ("合计", "goods_services", 7.3),
+                             ("2101202", "other_operation", 585.0), ("合计", "other_operation", 724.29)]:
+        assert cells[("general_budget_expenditure", None, code, key, value)] == 1, (code, key)
+    assert not any(k[0] == "general_budget_expenditure" and k[3] in ("household_subsidy", "capital") for k in cells)
+    failed = [c for r in out["records"] if r["table_id"] == next(t["table_id"] for t in out["tables"]
+              if t["kind"] == "general_budget_expenditure") for c in r["checks"] if not c["ok"]]
+    assert failed == []
