@@ -239,9 +239,35 @@ def promote_column_number_rows(region: TableRegion, order: dict[int, int]) -> No
     """A 栏次 row (栏次 1 2 3 …, the columns' numbers) is a header row, never a body row: read as
     one, its numbers would open rows 1, 2, 3 … of a numbered fragment stream."""
     numbered = [ln for ln in region.body_lines if ln.text.strip().startswith("栏次")]
+    numbered += [ln for ln in _column_number_pdf_rows(region.body_lines) if ln not in numbered]
     if numbered:
-        region.body_lines = [ln for ln in region.body_lines if not ln.text.strip().startswith("栏次")]
+        moved = {id(ln) for ln in numbered}
+        region.body_lines = [ln for ln in region.body_lines if id(ln) not in moved]
         region.header_lines = sorted(region.header_lines + numbered, key=lambda ln: order[id(ln)])
+
+
+def _column_number_pdf_rows(body: list[Line]) -> list[Line]:
+    """PDF lines of a 栏次 row: on one visual row, the numbers 1, 2, 3 … left to right (at least
+    three), beside nothing but 栏次 itself (whole or wrapped into 栏 / 次 in a narrow column)."""
+    pdf_lines = sorted((ln for ln in body if ln.bbox), key=lambda ln: (ln.page, ln.bbox[1]))
+    out: list[Line] = []
+    for ln in pdf_lines:
+        text = ln.text.strip()
+        if not re.fullmatch(r"\d{1,2}", text) or ln in out:
+            continue
+        cy = (ln.bbox[1] + ln.bbox[3]) / 2
+        mates = [m for m in pdf_lines if m.page == ln.page and m.bbox[1] <= cy <= m.bbox[3]]
+        numbers = sorted((m for m in mates if re.fullmatch(r"\d{1,2}", m.text.strip())), key=lambda m: m.bbox[0])
+        values = [int(m.text) for m in numbers]
+        if len(values) < 3 or values != list(range(values[0], values[0] + len(values))):
+            continue
+        others = [m for m in mates if m not in numbers]
+        if all(re.fullmatch(r"栏次?|次|栏次.*", m.text.strip()) for m in others):
+            # a 栏次 wrapped in its narrow cell: its other half sits just above or below
+            label_col = [m for m in pdf_lines if m.page == ln.page and re.fullmatch(r"栏|次", m.text.strip())
+                         and abs((m.bbox[1] + m.bbox[3]) / 2 - cy) < 1.5 * (ln.bbox[3] - ln.bbox[1])]
+            out.extend(m for m in mates + label_col if m not in out)
+    return out
 
 
 def demote_first_row_number(region: TableRegion, order: dict[int, int]) -> None:
@@ -1271,6 +1297,13 @@ def _anchor_column(heads: list[tuple[str, str]], frags: list[Fragment], indicato
         if amounts:
             col, n = amounts.most_common(1)[0]
             if n >= 2 and n >= codes:
+                # a list whose rows often print no amount (固定资产: 房屋, 车辆, …) has more cells in
+                # another column than amounts: that column marks its rows
+                starts = _cell_starts(frags)
+                other = max((c for c in starts if c != col and c not in amounts), key=lambda c: (starts[c], -c),
+                            default=None)
+                if other is not None and starts[other] >= n + 2:
+                    return other
                 return col
     wanted_roles = (hr.ROLE_ROW_NO, "target", "weight") if indicator else (hr.ROLE_ROW_NO, hr.ROLE_CODE)
     for wanted in wanted_roles:
@@ -1287,6 +1320,27 @@ def _anchor_column(heads: list[tuple[str, str]], frags: list[Fragment], indicato
         counts[col] = 1 + sum(1 for a, b in zip(col_frags, col_frags[1:]) if b.line.bbox[1] - a.line.bbox[3] > 0.2 * h)
     best = max(sorted(counts), key=lambda c: counts[c]) if counts else None
     return best if best is not None and counts[best] >= 2 else None
+
+
+def _cell_starts(frags: list[Fragment]) -> dict[int, int]:
+    """Cells per column: a line starts a new cell unless it sits right under a line of its column
+    that filled the column's width (a wrapped cell's first line reaches the column's edge) and
+    does not open an item of its own ("2、…", "其中：…")."""
+    out: dict[int, int] = {}
+    for col in {f.col for f in frags if f.col is not None}:
+        col_frags = sorted((f for f in frags if f.col == col), key=lambda f: f.line.bbox[1])
+        h = median([f.line.bbox[3] - f.line.bbox[1] for f in col_frags])
+        x0 = min(f.line.bbox[0] for f in col_frags)
+        x1 = max(f.line.bbox[2] for f in col_frags)
+        full = 0.8 * (x1 - x0)
+        out[col] = 1 + sum(1 for a, b in zip(col_frags, col_frags[1:])
+                           if b.line.bbox[1] - a.line.bbox[3] > 0.45 * h
+                           or (b.line.bbox[1] - a.line.bbox[3] > 0.2 * h
+                               and (a.line.bbox[2] - a.line.bbox[0] < full or ITEM_START_RE.match(b.text))))
+    return out
+
+
+ITEM_START_RE = re.compile(r"^(?:\d{1,2}[、.．]|[一二三四五六七八九十]+、|[（(][一二三四五六七八九十\d]+[)）]|其中[：:])")
 
 
 def _remap_columns(heads: list[tuple[str, str]], specs: list[ColumnSpec]) -> dict[int, int]:

@@ -701,3 +701,50 @@ def test_a_tabbed_table_whose_export_dropped_a_blank_cell_is_read_by_its_identit
     failed = [c for r in out["records"] if r["table_id"] == next(t["table_id"] for t in out["tables"]
               if t["kind"] == "general_budget_expenditure") for c in r["checks"] if not c["ok"]]
     assert failed == []
+
+
+def _pdf_page(rows: list[tuple[str, float, float, float, str]]) -> Document:
+    """One PDF page of labelled lines (text, x0, x1, top, label), 10.5 pt high as a browser prints 9 pt text."""
+    lines = [Line(text=t, page=1, index=i, bbox=(x0, y0, x1, y0 + 10.5), label=lab, label_prob=0.99, size=9.0)
+             for i, (t, x0, x1, y0, lab) in enumerate(rows)]
+    return Document(doc_id="0" * 64, source="t.pdf", format="pdf", pages=[Page(number=1, width=595, height=842, lines=lines)])
+
+
+H, R = "table_header", "subject_row"
+
+
+def test_a_tight_pdf_list_whose_rows_mostly_print_no_amount_keeps_one_row_per_line():
+    """Seed 001's 固定资产占用情况表 printed by Chromium: rows 3.5 pt apart (under the wrap gap) and
+    amounts on two rows of six. The amount column cannot mark the rows; the name column can, as none
+    of its lines fills the column's width (a wrapped cell's first line would)."""
+    doc = assemble(_pdf_page([
+        ("固定资产占用情况表", 243, 369, 10, "table_title"),
+        ("项 目", 38, 58, 30, H), ("数 量", 158, 178, 30, H), ("价值（金额单位：万元）", 237, 336, 30, H),
+        ("资产总额", 38, 74, 44, R), ("-", 158, 163, 44, R), ("105.09", 237, 264, 44, R),
+        ("1、房屋（平方米）", 38, 114, 58, R), ("-", 158, 163, 58, R),
+        ("其中：办公用房（平方米）", 38, 146, 72, R), ("-", 158, 163, 72, R),
+        ("2、车辆（台、辆）", 38, 114, 86, R), ("3", 158, 163, 86, R), ("44.73", 237, 259, 86, R),
+        ("3、单价在20万元以上的设备", 38, 151, 100, R), ("-", 158, 163, 100, R),
+        ("4、其他固定资产", 38, 105, 114, R), ("60.36", 237, 259, 114, R)]))
+    rows = {r.fields["subject_name"]: r.fields["values"] for r in doc.records if r.type == "budget_line"}
+    assert list(rows) == ["资产总额", "1、房屋（平方米）", "其中：办公用房（平方米）", "2、车辆（台、辆）",
+                          "3、单价在20万元以上的设备", "4、其他固定资产"]
+    assert rows["资产总额"]["amount"] == 105.09 and rows["2、车辆（台、辆）"] == {"extra:数量": 3.0, "amount": 44.73}
+
+
+def test_a_pdf_column_number_row_with_a_wrapped_label_is_a_header_row():
+    """栏次 wrapped into 栏 / 次 in a narrow 序号 column and the numbers read as row cells: they
+    joined the 合计 row below (name "1", amounts 2, 3, 4)."""
+    doc = assemble(_pdf_page([
+        ("部门预算财政拨款“三公”经费支出表", 150, 420, 400, "table_title"),
+        ("序号", 38, 56, 440, H), ("项 目", 61, 81, 440, H), ("资金来源", 280, 316, 440, H),
+        ("合计", 203, 221, 460, H), ("一般公共预算财政拨款", 243, 323, 460, H), ("政府性基金财政拨款", 330, 402, 460, H),
+        ("栏", 38, 46, 478, H), ("次", 38, 46, 488.5, R), ("1", 61, 66, 483, H), ("2", 203, 208, 483, R),
+        ("3", 243, 248, 483, R), ("4", 330, 335, 483, R),
+        ("1", 38, 42, 502, R), ("合计", 61, 79, 502, R), ("8.06", 203, 220, 502, R), ("8.06", 243, 260, 502, R),
+        ("0.00", 330, 347, 502, R),
+        ("2", 38, 42, 517, R), ("“三公”经费小计", 61, 133, 517, R), ("8.06", 203, 220, 517, R),
+        ("8.06", 243, 260, 517, R), ("0.00", 330, 347, 517, R)]))
+    rows = [(r.fields["subject_name"], r.fields["values"]) for r in doc.records if r.type == "budget_line"]
+    assert rows == [("合计", {"total": 8.06, "general_public_budget": 8.06, "government_fund": 0.0}),
+                    ("“三公”经费小计", {"total": 8.06, "general_public_budget": 8.06, "government_fund": 0.0})]
