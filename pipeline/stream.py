@@ -22,7 +22,7 @@ HEADER_PHRASES = sorted([
     "基本支出", "项目支出", "经营支出", "上解上级支出", "上缴上级支出", "对附属单位补助支出", "人员经费", "公用经费",
     "一般公共预算", "政府性基金", "国有资本经营预算", "单位资金", "工资福利支出", "对个人和家庭的补助", "商品和服务支出",
     "资本性支出", "其他运转类", "特定目标类", "因公出国(境)费", "公务用车购置及运行费", "公务用车购置及运维费",
-    "公务用车购置费", "公务用车运行维护费", "公务接待费", "金额", "预算数", "科目编码", "科目名称", "编码", "名称",
+    "公务用车购置费", "公务用车运行维护费", "公务接待费", "金额", "预算数", "数量", "科目编码", "科目名称", "编码", "名称",
 ], key=len, reverse=True)
 PARENT_PHRASES = {"本年收入", "基本支出", "项目支出", "本年拨款", "一般公共预算", "人员经费", "公用经费"}
 CODE_OR_NAME = {"科目编码", "科目名称", "编码", "名称"}
@@ -91,7 +91,14 @@ def _repair_amounts(frags: list[Fragment]) -> list[Fragment]:
     return out
 
 
+def is_numbered(body: list[Line]) -> bool:
+    """Rows numbered 1, 2, 3 … (a 序号 column): some line opens with a lone 1."""
+    return any(ln.text.split()[:1] == ["1"] for ln in body)
+
+
 def split_rows(body: list[Line]) -> list[list[Fragment]]:
+    if not is_numbered(body):  # nothing marks where a row starts: a line is a row
+        return [_pieces(ln) for ln in body if ln.text.strip()]
     rows: list[list[Fragment]] = []
     expected = 1
     for ln in body:
@@ -127,6 +134,7 @@ def stream_table(header_lines: list[Line], body: list[Line], kind: str = "other"
     rows: list[Row] = []
     codes: list[Optional[str]] = []
     options = []
+    numbered = is_numbered(body)
     for frags in split_rows(body):
         frags = _repair_amounts(frags)
         row = Row()
@@ -135,8 +143,16 @@ def stream_table(header_lines: list[Line], body: list[Line], kind: str = "other"
                 and (len(frags) == 1 or not re.fullmatch(r"\d{5,7}", frags[0].text)):
             row.cells[0] = Cell(col=0, frags=[frags[0]])
             start = 1
-        code_frags = [f for f in frags[start:] if re.fullmatch(r"\d{2,7}", f.text)]
-        amount_frags = [f for f in frags[start:] if AMOUNT_PIECE.match(f.text)]
+        if numbered:
+            code_frags = [f for f in frags[start:] if re.fullmatch(r"\d{2,7}", f.text)]
+            amount_frags = [f for f in frags[start:] if AMOUNT_PIECE.match(f.text)]
+        else:  # one line: a leading code, the name, then its numbers (counts too: "318 569632.30")
+            code_frags = frags[:1] if frags and re.fullmatch(r"\d{3,7}", frags[0].text) and len(frags) > 1 else []
+            tail = len(frags)
+            while tail > len(code_frags) + 1 and (AMOUNT_PIECE.match(frags[tail - 1].text)
+                                                  or re.fullmatch(r"\d{1,9}", frags[tail - 1].text)):
+                tail -= 1
+            amount_frags = frags[tail:]
         name_frags = [f for f in frags[start:] if f not in code_frags and f not in amount_frags]
         if code_frags:
             row.cells[1] = Cell(col=1, frags=code_frags)
@@ -197,6 +213,7 @@ def stream_two_sided(header_lines: list[Line], body: list[Line], kind: str) -> t
     inc_specs = [s for s in specs if s.side == "income" and s.role == hr.ROLE_VALUE]
     exp_specs = [s for s in specs if s.side == "expenditure" and s.role == hr.ROLE_VALUE]
     rows: list[Row] = []
+    numbered = is_numbered(body)
     for frags in split_rows(body):
         frags = _repair_amounts(frags)
         row = Row()

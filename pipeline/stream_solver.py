@@ -8,12 +8,14 @@ their children (类 = Σ款 = Σ项).
 """
 from __future__ import annotations
 
+import re
 from itertools import combinations, product
 from typing import Optional
 
 from pipeline.checks import run_checks
 
 MAX_CANDIDATES = 64
+COUNT_KEY_RE = re.compile(r"^extra:.*(数量|人数|个数|台数|户数)")  # columns of whole counts
 AGREEMENT_BONUS = 1.0  # per amount placed where an earlier table printed it: more than the left preference, less than an identity
 TOTAL_ROW = "T"  # the 合计 row: parent of the 类 rows
 MAX_GROUP_PRODUCT = 4096
@@ -37,10 +39,12 @@ def candidates(amounts: list[float], keys: list[str], kind: str) -> list[tuple[f
         return [(0.0, {})]
     if k >= m:
         return [(0.0, dict(zip(keys, amounts[:m])))]
+    counts = {c for c, key in enumerate(keys) if COUNT_KEY_RE.search(key)}
     out = []
     for cols in combinations(range(m), k):
         values = {keys[c]: a for c, a in zip(cols, amounts)}
         score = _row_identity_score(values, kind, keys) - 0.15 * sum(cols) / k
+        score -= 10.0 * sum(1 for c, a in zip(cols, amounts) if c in counts and a != int(a))  # 569632.30 is no 数量
         out.append((score, values))
     out.sort(key=lambda sv: -sv[0])
     return out[:MAX_CANDIDATES]
