@@ -227,10 +227,15 @@ def stream_two_sided(header_lines: list[Line], body: list[Line], kind: str) -> t
                 if not groups:
                     groups.append(([], []))
                 groups[-1][1].append(f)
-            elif not groups or groups[-1][1] or (NAME_START.match(f.text) and groups[-1][0]):
+            elif not groups or groups[-1][1] or (NAME_START.match(f.text) and groups[-1][0]
+                                                 and f.text not in ("收入", "支出")):  # "…上缴" / "收入": a wrapped tail
                 groups.append(([f], []))
             else:
                 groups[-1][0].append(f)
+        if len(groups) >= 2 and not groups[-1][1] and groups[-1][0] and not NAME_START.match(groups[-1][0][0].text):
+            # a name's tail after the amounts (its cell wrapped past a page break): not another side
+            tail = groups.pop()[0]
+            groups[-1][0].extend(tail)
         if len(groups) == 1:
             name = join_fragments([f.text for f in groups[0][0]])
             sides = ["income"] if INCOME_HINT.search(name) and "支出" not in name else ["expenditure"]

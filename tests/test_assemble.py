@@ -44,7 +44,7 @@ def f1(gold, pred) -> float:
 # floors a little under what the current assembly reaches (seed 002's text export prints one
 # revenue header row a cell off, which no header reading can undo)
 @pytest.mark.parametrize("name, cells_floor, indicators_floor", [
-    ("seed_000_pingxiang_2022.jsonl", 0.985, 0.99),
+    ("seed_000_pingxiang_2022.jsonl", 0.99, 0.99),
     ("seed_001_yuanshi_2020.jsonl", 0.99, 0.99),
     ("seed_002_chanhe_2022.jsonl", 0.975, 0.99),
 ])
@@ -761,3 +761,16 @@ def test_an_unnumbered_fragment_stream_list_is_read_a_line_a_row_and_counts_take
     assert assets[0]["values"] == {"amount": 569632.3}
     assert assets[-1]["values"] == {"extra:数量": 318.0, "amount": 569632.3}
     assert all(r["subject_code"] is None for r in assets)
+
+
+def test_two_sided_stream_rows_keep_wrapped_name_tails_on_their_side():
+    """Seed 000's summaries as plain text: "8 八、社会 56.30 56.30" and, after a page break and the
+    repeated header, "保障和就 / 业支出" (the name's tail) became an income item "八、社会" beside an
+    expenditure item "保障和就业支出"; "八、附属单位上缴 / 收入 / 八、社会保障和就 / 业支出 / 56.30" lost its
+    expenditure side, as the lone 收入 opened a third item."""
+    out, ann = assembled(SEEDS / "seed_000_pingxiang_2022.jsonl")
+    cells = budget_cells(out["records"], out["tables"])
+    assert cells[("fiscal_summary", "expenditure", "八、社会保障和就业支出", "total", 56.3)] == 1
+    assert cells[("revenue_expenditure_summary", "expenditure", "八、社会保障和就业支出", "amount", 56.3)] == 1
+    names = {(r["side"], r["subject_name"]) for r in out["records"] if r["type"] == "budget_line"}
+    assert ("income", "八、社会") not in names and ("income", "八、附属单位上缴收入") in names
