@@ -88,6 +88,21 @@ def reading_order(doc: Document) -> list[Line]:
 MISSED_TITLE_RE = re.compile(r"^\S.{0,38}表(?:[（(].{0,12}[）)])?\s*$")
 
 
+def repeated_department_lines(lines: list[Line], department: Optional[str]) -> set[int]:
+    """Plain-text lines (ids) that are page furniture whatever they were read as: a line naming the
+    department with no amount, printed three times or more ("450 平乡县医疗保障局" over every page).
+    Read as a row's piece, it would join a stream row ("302450", "八、社会450平乡县…")."""
+    name = re.sub(r"\s+", "", department or "")
+    if len(name) < 4:
+        return set()
+    # plain text only: on a PDF page a department's row prints its name as a cell of its own
+    keyed = [(ln, re.sub(r"\s+", "", ln.text)) for ln in lines
+             if ln.label in BODY_LABELS and ln.bbox is None and "\t" not in ln.text]
+    candidates = [(ln, key) for ln, key in keyed if name in key and not re.search(r"\d\.\d{2}", key)]
+    counts = Counter(re.sub(r"\d", "0", key) for _, key in candidates)
+    return {id(ln) for ln, key in candidates if counts[re.sub(r"\d", "0", key)] >= 3}
+
+
 def segment_tables(lines: list[Line]) -> list[TableRegion]:
     regions: list[TableRegion] = []
     current: Optional[TableRegion] = None
@@ -165,10 +180,17 @@ NUMBERED_TITLE_HEAD_RE = re.compile(r"^\s*\d{1,2}\s*[、.．]\s*\S")
 
 def _numbered_title_head(head: Line, title: Line) -> bool:
     """`head` (read as a row or as text) is the first line of `title`, a numbered table title
-    ("8、…" over two lines, "…绩效目标表" the second) wrapped in a text export."""
-    return (not NUMBERED_TITLE_HEAD_RE.match(title.text) and head.page == title.page
-            and bool(NUMBERED_TITLE_HEAD_RE.match(head.text)) and len(head.text.strip()) >= 20
-            and "\t" not in head.text and head.bbox is None and title.bbox is None)
+    ("8、…" over two lines, "…绩效目标表" the second) wrapped in a text export or on a PDF page."""
+    if (NUMBERED_TITLE_HEAD_RE.match(title.text) or head.page != title.page or "\t" in head.text
+            or not NUMBERED_TITLE_HEAD_RE.match(head.text) or len(head.text.strip()) < 20):
+        return False
+    if head.bbox is None and title.bbox is None:
+        return True
+    if head.bbox is None or title.bbox is None:
+        return False
+    # on a PDF page: the line right above (a wrapped title's lines touch)
+    height = head.bbox[3] - head.bbox[1]
+    return -0.3 * height <= title.bbox[1] - head.bbox[3] <= 0.6 * height
 
 
 def _text_title_before(since_body: list[Line], first: Line) -> list[Line]:
@@ -208,6 +230,22 @@ def demote_headers_among_rows(region: TableRegion, order: dict[int, int], min_ro
                 or sum(1 for top, bottom in page_spans if top <= cy <= bottom) >= min_rows)
 
     demoted = [ln for ln in region.header_lines if ln.bbox and among_rows(ln)]
+    if demoted:
+        gone = {id(ln) for ln in demoted}
+        region.header_lines = [ln for ln in region.header_lines if id(ln) not in gone]
+        region.body_lines = sorted(region.body_lines + demoted, key=lambda ln: order[id(ln)])
+
+
+def demote_stream_headers_among_rows(region: TableRegion, order: dict[int, int]) -> None:
+    """Plain text (no tabs, no positions): a "header" line among the table's rows that the
+    table's own header does not print is a row's piece taken for a header (a wrapped name's
+    "养老", a row's "5 20899"); a header repeated on a new page prints the same lines again."""
+    if is_pdf(region.body_lines) or is_tabbed(region.body_lines + region.header_lines) or not region.body_lines:
+        return
+    first, last = order[id(region.body_lines[0])], order[id(region.body_lines[-1])]
+    own = {re.sub(r"\s+", "", ln.text) for ln in region.header_lines if order[id(ln)] < first}
+    demoted = [ln for ln in region.header_lines if first < order[id(ln)] < last
+               and re.sub(r"\s+", "", ln.text) not in own and not ln.text.strip().startswith("栏次")]
     if demoted:
         gone = {id(ln) for ln in demoted}
         region.header_lines = [ln for ln in region.header_lines if id(ln) not in gone]
@@ -928,10 +966,14 @@ def _unit_row(row: Row) -> bool:
     return first.isdigit() and len(first) < 8
 
 
+PROJECT_CODE_RE = re.compile(r"\d{12,}")  # 410304220000000016435: a project's code (unit codes are short)
+
+
 def _cell_after_project_code(row: Row) -> Optional[str]:
     """A project's name is printed right after its code (项目编码 | 项目名称), whatever its tag."""
     cols = sorted(c for c in row.cells if row.cells[c].text.strip())
-    code_at = next((k for k, c in enumerate(cols) if "project_code" in row.cells[c].labels), None)
+    code_at = next((k for k, c in enumerate(cols) if "project_code" in row.cells[c].labels
+                    or PROJECT_CODE_RE.fullmatch(row.cells[c].text.strip())), None)
     if code_at is None or code_at + 1 >= len(cols):
         return None
     text = row.cells[cols[code_at + 1]].text
@@ -1239,6 +1281,7 @@ def _pdf_rows_columns(region: TableRegion, kind: str) -> tuple[list[Row], list[C
         by_page.setdefault(ln.page, []).append(ln)
     first_headers = region.header_lines
     specs_by_signature: list[ColumnSpec] = []
+    carried: dict[str, Cell] = {}  # the merged 一级/二级指标 cell each page ends in
     for page, body in sorted(by_page.items()):
         page_headers = [ln for ln in region.header_lines if ln.page == page]
         # a page whose header lines name no column (only a 栏次 row, the header itself ended the
@@ -1259,14 +1302,19 @@ def _pdf_rows_columns(region: TableRegion, kind: str) -> tuple[list[Row], list[C
                 frags = [_fragments_of(ln, band_of(ln.bbox, bands)) for ln in body]
                 level3_cols = [j for j, (leaf, full) in enumerate(heads) if hr.header_role(leaf, full) == "level3"]
             # a wide project table: one row per indicator line, each project spanning a block of them
-            rows, anchor = block_rows(frags, level3_cols[0]), None
+            rows, anchor, wide = block_rows(frags, level3_cols[0]), None, True
         else:
+            wide = False
             anchor = _anchor_column(heads, frags, indicator=kind in INDICATOR_KINDS, two_sided=kind in TWO_SIDED_KINDS)
             rows = anchored_rows(frags, anchor) if anchor is not None else pdf_rows(frags)
-        if kind in INDICATOR_KINDS and anchor is not None:
+        if kind in INDICATOR_KINDS and not wide:
             merged = tuple(j for j, (leaf, full) in enumerate(heads) if hr.header_role(leaf, full) in ("level1", "level2"))
             for j in merged:
-                fill_merged_column(rows, j, skip_cols=merged)
+                role = hr.header_role(*heads[j])
+                fill_merged_column(rows, j, skip_cols=merged, carry=carried.get(role))
+                last = next((r.cells[j] for r in reversed(rows) if j in r.cells), None)
+                if last is not None:
+                    carried[role] = last
         if not specs_by_signature:
             specs_by_signature = [ColumnSpec(index=j, leaf=leaf, full=full) for j, (leaf, full) in enumerate(heads)]
         elif len(heads) != len(specs_by_signature):
@@ -1351,6 +1399,20 @@ def _remap_columns(heads: list[tuple[str, str]], specs: list[ColumnSpec]) -> dic
                 remap[j] = s.index
                 break
     return remap
+
+
+def one_column_per_key(value_specs: list[ColumnSpec]) -> None:
+    """A canonical key names one column of a table side: where two columns got the same one
+    (本年拨款/一般公共预算 and 财政拨款结转结余/一般公共预算), the left one keeps it and the other keeps
+    its printed header as `extra:…`, the same in every row."""
+    seen: set[tuple[Optional[str], str]] = set()
+    for s in sorted(value_specs, key=lambda s: s.index):
+        if not s.key or s.key.startswith("extra:"):
+            continue
+        if (s.side, s.key) in seen:
+            s.key = hr.extra_key(s.leaf, s.full)
+        else:
+            seen.add((s.side, s.key))
 
 
 def _row_values(row: Row, value_specs: list[ColumnSpec]) -> dict[str, float]:
@@ -1451,6 +1513,8 @@ def _stream_rows_columns(region: TableRegion, kind: str, known: Optional[KnownCe
 def assemble(doc: Document, header_model: Optional[HeaderModel] = None) -> Document:
     header_model = header_model or RuleHeaderModel()
     lines = reading_order(doc)
+    furniture = repeated_department_lines(lines, doc.department.name)
+    lines = [ln for ln in lines if id(ln) not in furniture]
     regions = segment_tables(lines)
     titles = [r.title or join_fragments([ln.text for ln in r.header_lines[:2]]) for r in regions]
     kinds = header_model.table_kinds(titles) if regions else []
@@ -1461,6 +1525,8 @@ def assemble(doc: Document, header_model: Optional[HeaderModel] = None) -> Docum
         if kind not in INDICATOR_KINDS:
             merge_project_lines_into_body(region, order)
         demote_headers_among_rows(region, order)
+        if kind not in INDICATOR_KINDS:
+            demote_stream_headers_among_rows(region, order)
         promote_header_row_mates(region, order)
         promote_column_number_rows(region, order)
         demote_first_row_number(region, order)
@@ -1478,6 +1544,7 @@ def assemble(doc: Document, header_model: Optional[HeaderModel] = None) -> Docum
                 s.key, s.key_prob = key, prob
         if not any(s.side for s in specs):
             assign_sides(specs, kind)
+        one_column_per_key(value_specs)
         if any(s.key == "executed" for s in value_specs):  # evaluation tables: 预算数 is the budget
             for s in value_specs:
                 if s.key == "amount":

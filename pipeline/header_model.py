@@ -166,10 +166,13 @@ class HeaderModel:
         cache = self._key_cache()
         todo = list(dict.fromkeys(h for h in headers if h not in cache))
         for (leaf, full), (key, p) in zip(todo, self.keys.predict([key_features(leaf, full) for leaf, full in todo])):
-            if p < UNSURE_KEY_PROB:  # the model is unsure: a canonical key the rules give wins
-                rule = _rule_key(leaf, full)
-                if rule != EXTRA:
-                    key = rule
+            rule = _rule_key(leaf, full)
+            if p < UNSURE_KEY_PROB and rule != EXTRA:  # the model is unsure: a canonical key the rules give wins
+                key = rule
+            elif clean(leaf) in ("合计", "小计") and rule not in (EXTRA, "total"):
+                # a subtotal sums what its parent heading names (上年结转结余/合计 is the carry-over):
+                # the rules read the parent, the model has seen few parents over a 合计
+                key = rule
             if key == EXTRA:
                 key = hr.extra_key(leaf, full)
             cache[(leaf, full)] = (key, p)

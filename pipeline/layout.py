@@ -304,22 +304,28 @@ def is_pdf(lines: list[Line]) -> bool:
     return any(ln.bbox is not None for ln in lines)
 
 
-def fill_merged_column(rows: list[Row], col: int, skip_cols: tuple[int, ...] = ()) -> None:
+def fill_merged_column(rows: list[Row], col: int, skip_cols: tuple[int, ...] = (), carry: Optional[Cell] = None) -> None:
     """Give every row the text of the merged cell (一级/二级指标) that spans it.
 
     A merged cell is printed once, centred on its block of rows (ruled tables) or on the block's
     first row (top-aligned ones). Blocks are contiguous and in order, so the split of the rows
-    into blocks is chosen to fit each cell's position best (dynamic programming)."""
+    into blocks is chosen to fit each cell's position best (dynamic programming). `carry`: the
+    merged cell the previous page ended in; rows at the top of this page above its first merged
+    cell may still be that cell's (a block split by the page break prints its text once)."""
     if not rows:
         return
-    def center(r: Row) -> float:
+    def extent(r: Row) -> tuple[float, float]:
         own = [f for c, cell in r.cells.items() if c != col and c not in skip_cols for f in cell.frags]
         own = own or r.frags
-        return (min(f.line.bbox[1] for f in own) + max(f.line.bbox[3] for f in own)) / 2 if own else 0.0
-    centers = [center(r) for r in rows]
+        return (min(f.line.bbox[1] for f in own), max(f.line.bbox[3] for f in own)) if own else (0.0, 0.0)
+    extents = [extent(r) for r in rows]
+    centers = [(top + bottom) / 2 for top, bottom in extents]
     pieces = sorted((f for r in rows if col in r.cells for f in r.cells.pop(col).frags),
                     key=lambda f: (f.line.bbox[1], f.line.bbox[0]))
     if not pieces:
+        if carry is not None:
+            for r in rows:
+                r.cells[col] = Cell(col=col, frags=list(carry.frags))
         return
     cells: list[Cell] = []
     for f in pieces:  # lines of one wrapped merged cell belong together
@@ -328,9 +334,29 @@ def fill_merged_column(rows: list[Row], col: int, skip_cols: tuple[int, ...] = (
             cells[-1].frags.append(f)
         else:
             cells.append(Cell(col=col, frags=[f]))
-    n, m = len(rows), len(cells)
-    if m > n:
+    # rows the previous page's cell may keep: those wholly above this page's first merged cell
+    carried = [0] + ([t for t in range(1, len(rows) + 1) if extents[t - 1][1] <= cells[0].y0] if carry else [])
+    best_t, best_cost, best_split = 0, float("inf"), None
+    for t in carried:
+        split, cost = _blocks(centers[t:], extents[t:], cells)
+        cost += 0.5 * t  # a tie goes to this page's own cells
+        if split is not None and cost < best_cost:
+            best_t, best_cost, best_split = t, cost, split
+    if best_split is None:
         return
+    for r in rows[:best_t]:
+        r.cells[col] = Cell(col=col, frags=list(carry.frags))  # type: ignore[union-attr]
+    for (k, i), cell in zip(best_split, cells):
+        for r in rows[best_t + k:best_t + i]:
+            r.cells[col] = Cell(col=col, frags=list(cell.frags))
+
+
+def _blocks(centers: list[float], extents: list[tuple[float, float]], cells: list[Cell]
+            ) -> tuple[Optional[list[tuple[int, int]]], float]:
+    """The rows (start, end) of each merged cell, contiguous and in order, and the split's cost."""
+    n, m = len(centers), len(cells)
+    if m > n:
+        return None, float("inf")
     inf = float("inf")
     # best[j][i]: cost of giving rows[:i] to cells[:j]
     best = [[inf] * (n + 1) for _ in range(m + 1)]
@@ -342,16 +368,18 @@ def fill_merged_column(rows: list[Row], col: int, skip_cols: tuple[int, ...] = (
             for k in range(j - 1, i):
                 if best[j - 1][k] == inf:
                     continue
-                block_mid = (centers[k] + centers[i - 1]) / 2
+                # centred on the block's whole height: tall rows (a long 依据 wrapping) move the middle
+                block_mid = (extents[k][0] + extents[i - 1][1]) / 2
                 c = best[j - 1][k] + min(abs(cy - block_mid), abs(cy - centers[k]))
                 if c < best[j][i]:
                     best[j][i], back[j][i] = c, k
+    split: list[tuple[int, int]] = []
     i = n
     for j in range(m, 0, -1):
         k = back[j][i]
-        for r in rows[k:i]:
-            r.cells[col] = Cell(col=col, frags=list(cells[j - 1].frags))
+        split.append((k, i))
         i = k
+    return split[::-1], best[m][n]
 
 
 def block_rows(frags: list[Fragment], first_inner_col: int) -> list[Row]:
