@@ -36,7 +36,7 @@ from training.datasets import (
 MODEL_NAME = "budgetdoc-default"
 MODEL_VERSION = "1"
 SEED_WEIGHT = 3.0  # real documents count more than generated ones
-TEXT_VIEW_SHARE = 1.0  # every generated PDF also seen as one text export (stream, aligned, tabbed, spaced in turn)
+TEXT_VIEW_SHARE = 1.0  # every generated PDF also seen as one text export (stream, whole rows, tabbed, plain in turn per template)
 SECTION_CAP = 150
 MAX_SYNTH_DOCS = 40  # generated documents are alike: more of them cost time, not accuracy
 

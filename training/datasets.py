@@ -4,15 +4,18 @@ One `DocExample` per annotated document: its pages as pipeline Lines carrying th
 label and spans, plus the header's split, template and tables. Splits follow the header's
 `split` field; seeds are measured leave-one-seed-out.
 
-Synth documents are PDFs; the seeds are text. `stream_view` and `tabbed_view` re-express a
-PDF's lines the way a text extractor would give them (one cell fragment per line without
-positions, or one row per line with tab-separated cells), labels and spans carried over, so
-the text-input side of the models sees more than the few real text files.
+Synth documents are PDFs; the seeds are text. `stream_view`, `tabbed_view` and `plain_view`
+re-express a PDF's lines the way a text extractor or export would give them (one cell fragment
+per line without positions; one row per line with tab-separated cells, a table row's wrapped
+cells re-joined as a spreadsheet or Word export prints them; or plain extracted text, short rows
+joined by spaces and a wrapped cell's lines on lines of their own), labels and spans carried
+over, so the text-input side of the models sees more than the few real text files.
 """
 from __future__ import annotations
 
 import hashlib
 import json
+import random
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Iterable, Iterator, Optional, Sequence
@@ -37,6 +40,7 @@ class DocExample:
     path: Optional[Path] = None
     view: str = "original"
     line_tables: dict[tuple[int, int], str] = field(default_factory=dict)  # (page, line index) -> table_id
+    line_rows: dict[tuple[int, int], int] = field(default_factory=dict)  # (page, line index) -> body row of its table
 
     @property
     def lines(self) -> list[Line]:
@@ -77,10 +81,13 @@ def load_example(path: Path) -> DocExample:
              for p in page_rows]
     line_tables = {(int(p["page"]), i): raw["table_id"] for p in page_rows for i, raw in enumerate(p.get("lines") or [])
                    if raw.get("table_id")}
+    line_rows = {(int(p["page"]), i): int(raw["row"]) for p in page_rows for i, raw in enumerate(p.get("lines") or [])
+                 if raw.get("table_id") and raw.get("row") is not None}
     return DocExample(name=header["doc_name"], split=header["split"], template=header.get("template", ""),
                       origin=header.get("origin", ""), format=header.get("format", ""), pages=pages,
                       doc_kind=header.get("doc_kind") or "budget",
-                      tables=list(header.get("tables") or []), path=Path(path), line_tables=line_tables)
+                      tables=list(header.get("tables") or []), path=Path(path), line_tables=line_tables,
+                      line_rows=line_rows)
 
 
 def load_examples(paths: Iterable[Path]) -> list[DocExample]:
@@ -134,7 +141,7 @@ def stream_view(ex: DocExample) -> DocExample:
             lines.append(replace(ln, page=1, index=len(lines), bbox=None, font=None, size=None, bold=False,
                                  line_no=len(lines) * 2 + 1, spans=list(ln.spans)))
     return replace(ex, pages=[Page(number=1, lines=lines)], format="txt", view="stream", name=ex.name + "#stream",
-                   line_tables={})
+                   line_tables={}, line_rows={})
 
 
 def _row_groups(page: Page) -> list[list[int]]:
@@ -194,15 +201,57 @@ def _aligned_cells(ex: DocExample, page: Page, group: list[int], bands: dict[str
     return cells
 
 
-def tabbed_view(ex: DocExample, sep: str = "\t", aligned: bool = False) -> DocExample:
+def _row_members(ex: DocExample, page: Page) -> dict[tuple[str, int], list[int]]:
+    """The lines of each table body row on the page (a wrapped cell's lines and a merged cell's text included)."""
+    out: dict[tuple[str, int], list[int]] = {}
+    for i in range(len(page.lines)):
+        table, row = ex.line_tables.get((page.number, i)), ex.line_rows.get((page.number, i))
+        if table and row is not None:
+            out.setdefault((table, row), []).append(i)
+    return out
+
+
+def _emit(lines: list[Line], chunk: list[list[Line]], sep: str, line_no: int) -> None:
+    text, spans = "", []
+    for n, cell in enumerate(chunk):
+        if n:
+            text += sep
+        for p in cell:
+            spans.extend(Span(s.start + len(text), s.end + len(text), s.label, s.key) for s in p.spans)
+            text += p.text
+    members = [p for cell in chunk for p in cell]
+    lines.append(Line(text=text, page=1, index=len(lines), line_no=line_no, label=_majority_label(members),
+                      label_prob=1.0, spans=spans))
+
+
+def tabbed_view(ex: DocExample, sep: str = "\t", aligned: bool = False, whole_rows: bool = False) -> DocExample:
     """The PDF as tab-separated text: each visual row one line, its cells joined by `sep` (a tab, or a
     space as some extractors print a row), one page. `aligned`: every table row prints all its
     table's columns, blank ones as empty cells, as spreadsheet and Word exports do (a wrapped
-    cell's second line becomes a row of its own, mostly blank)."""
+    cell's second line becomes a row of its own, mostly blank). `whole_rows` (with `aligned`): a
+    table body row is one line, each cell's wrapped lines joined into its full text, as a
+    spreadsheet or a Word table saved as text prints it."""
     lines: list[Line] = []
     for page in ex.pages:
         bands = _table_bands(ex, page) if aligned else {}
+        by_row = _row_members(ex, page) if aligned and whole_rows else {}
+        done: set[int] = set()
         for group in _row_groups(page):
+            group = [j for j in group if j not in done]
+            if not group:
+                continue
+            if by_row:
+                keys = [(ex.line_tables.get((page.number, j)), ex.line_rows.get((page.number, j))) for j in group]
+                if all(k[1] is not None for k in keys):
+                    for key in dict.fromkeys(keys):  # rows in the order they are met
+                        members = sorted((j for j in by_row[key] if j not in done),  # type: ignore[index]
+                                         key=lambda j: (page.lines[j].bbox or (0, 0, 0, 0))[1])
+                        done.update(members)
+                        cells = _aligned_cells(ex, page, members, bands)
+                        _emit(lines, cells if cells is not None else [[page.lines[j]] for j in members], sep,
+                              len(lines) + 1)
+                    continue
+            done.update(group)
             parts = [page.lines[j] for j in group]
             columns = _aligned_cells(ex, page, group, bands) if aligned else None
             if columns is not None:
@@ -212,33 +261,106 @@ def tabbed_view(ex: DocExample, sep: str = "\t", aligned: bool = False) -> DocEx
             else:
                 chunks = [[[p] for p in parts]]
             for chunk in chunks:
-                text, spans = "", []
-                for n, cell in enumerate(chunk):
-                    if n:
-                        text += sep
-                    for p in cell:
-                        spans.extend(Span(s.start + len(text), s.end + len(text), s.label, s.key) for s in p.spans)
-                        text += p.text
-                members = [p for cell in chunk for p in cell]
-                lines.append(Line(text=text, page=1, index=len(lines), line_no=len(lines) + 1,
-                                  label=_majority_label(members), label_prob=1.0, spans=spans))
-    view = ("aligned" if aligned else "tabbed") if sep == "\t" else "spaced"
+                _emit(lines, chunk, sep, len(lines) + 1)
+    view = ("whole_rows" if whole_rows else "aligned" if aligned else "tabbed") if sep == "\t" else "spaced"
     return replace(ex, pages=[Page(number=1, lines=lines)], format="txt", view=view, name=f"{ex.name}#{view}",
-                   line_tables={})
+                   line_tables={}, line_rows={})
+
+
+def _stacks(ex: DocExample, page: Page) -> dict[int, list[int]]:
+    """Per table line that is one of several lines of a wrapped cell (a neighbour of the same table
+    stacked right under or above it, overlapping it horizontally), all that cell's lines top to bottom."""
+    geo_h = sorted(ln.bbox[3] - ln.bbox[1] for ln in page.lines if ln.bbox)
+    if not geo_h:
+        return {}
+    reach = 1.2 * geo_h[len(geo_h) // 2]
+    idx = [i for i, ln in enumerate(page.lines) if ln.bbox and ex.line_tables.get((page.number, i))]
+    idx.sort(key=lambda i: page.lines[i].bbox[1])  # type: ignore[index]
+    parent = {i: i for i in idx}
+
+    def find(i: int) -> int:
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = parent[i]
+        return i
+
+    for a, i in enumerate(idx):
+        bi = page.lines[i].bbox
+        ci = (bi[1] + bi[3]) / 2  # type: ignore[index]
+        for j in idx[a + 1:]:
+            bj = page.lines[j].bbox
+            cj = (bj[1] + bj[3]) / 2  # type: ignore[index]
+            if cj - ci > reach:
+                break
+            if cj - ci < 0.6 * reach or ex.line_tables.get((page.number, i)) != ex.line_tables.get((page.number, j)):
+                continue
+            overlap = min(bi[2], bj[2]) - max(bi[0], bj[0])  # type: ignore[index]
+            if overlap > 0.5 * min(bi[2] - bi[0], bj[2] - bj[0]):  # type: ignore[index]
+                parent[find(j)] = find(i)
+    comps: dict[int, list[int]] = {}
+    for i in idx:
+        comps.setdefault(find(i), []).append(i)
+    return {i: members for members in comps.values() if len(members) > 1 for i in members}
+
+
+def plain_view(ex: DocExample) -> DocExample:
+    """The PDF as a plain text extractor without layout prints it: the cells of a visual row that
+    fit on one line joined by spaces, each line of a wrapped cell on a line of its own (the cell's
+    lines together), blank lines between many of the printed lines, one page."""
+    rng = random.Random(f"plain|{ex.name}")
+    lines: list[Line] = []
+    line_no = [0]
+
+    def out(parts: list[Line]) -> None:
+        line_no[0] += 2 if rng.random() < 0.6 else 1
+        _emit(lines, [[p] for p in parts], " ", line_no[0])
+
+    for page in ex.pages:
+        stacks = _stacks(ex, page)
+        done: set[int] = set()
+        for group in _row_groups(page):
+            run: list[Line] = []
+            for j in group:
+                if j in done:
+                    continue
+                ln = page.lines[j]
+                if j in stacks:
+                    if run:
+                        out(run)
+                        run = []
+                    for k in stacks[j]:
+                        if k not in done:
+                            out([page.lines[k]])
+                            done.add(k)
+                    continue
+                done.add(j)
+                if run and run[-1].label != ln.label and "narrative" in (ln.label, run[-1].label) or \
+                        run and run[-1].label != ln.label and any(x in ("table_title", "other") for x in (ln.label, run[-1].label)):
+                    out(run)
+                    run = []
+                run.append(ln)
+            if run:
+                out(run)
+    return replace(ex, pages=[Page(number=1, lines=lines)], format="txt", view="plain", name=f"{ex.name}#plain",
+                   line_tables={}, line_rows={})
 
 
 def with_text_views(examples: Sequence[DocExample], share: float = 0.5) -> list[DocExample]:
-    """The PDF examples plus a text view (stream, column-aligned tabbed, tabbed or space-joined rows in turn)
-    of `share` of them."""
+    """The PDF examples plus a text view (stream, column-aligned whole rows, tabbed, or plain extractor text,
+    in turn per template) of `share` of them."""
     out = list(examples)
     pdfs = [ex for ex in examples if ex.format == "pdf"]
     step = max(int(round(1 / share)), 1) if share > 0 else 0
     if not step:
         return out
+    turn: dict[str, int] = {}
     for n, ex in enumerate(pdfs):
         if n % step:
             continue
-        kind = (n // step) % 4
-        out.append(stream_view(ex) if kind == 0 else tabbed_view(ex, aligned=True) if kind == 1
-                   else tabbed_view(ex) if kind == 2 else tabbed_view(ex, sep=" "))
+        # in turn per template: generated documents cycle through the templates, so a turn over the
+        # whole list would give every document of a template the same view
+        kind = turn.get(ex.template, 0) % 4
+        turn[ex.template] = turn.get(ex.template, 0) + 1
+        out.append(stream_view(ex) if kind == 0 else tabbed_view(ex, aligned=True, whole_rows=True) if kind == 1
+                   else tabbed_view(ex) if kind == 2 else plain_view(ex))
     return out

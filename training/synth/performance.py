@@ -7,7 +7,7 @@ from typing import Optional
 
 from training.synth.budget import Project
 from training.synth.content import Context, Entry, amount_col, contract_columns, entry_rows, parse_printed
-from training.synth.indicators import parse_target, pick_indicators
+from training.synth.indicators import document_number, parse_target, pick_indicators
 from training.synth.spec import Cell, Column, FieldRange, Row, TableSpec, cell
 
 
@@ -99,11 +99,22 @@ def project_target_table(ctx: Context, number: int, p: Project) -> TableSpec:
             Column(("指标值",), 0.8, role="target", align="c"), Column(("指标值确定依据",), 1.2, role="basis", align="l")]
     inds = pick_indicators(ctx.sector.indicators, ctx.rng, ctx.rng.randint(5, 10), ctx.province, ctx.year)
     goal = _goal_text(ctx, p)
+    # a separate generator: the rest of the document draws the same numbers either way
+    own = random.Random(f"{ctx.dept}|{tid}|goal")
+    if own.random() < 0.4:  # many project tables state the goal as a long numbered paragraph
+        goal = _numbered_goal(own, ctx, p)
     title = f"{number}、{p.name}绩效目标表"
-    name_start = title.index(p.name)
+    if own.random() < 0.25:  # projects named after the funding notice, its file number printed too
+        title = f"{number}、{_notice_prefix(own, ctx)}{p.name}{own.choice(['', '资金', '补助资金'])}的通知" \
+                f"{_file_number(own, ctx)}绩效目标表"
+    # a title naming the funding notice names the project by the whole notice, as seed 000 prints it
+    project_name = title[len(f"{number}、"):-len("绩效目标表")] if title.endswith("号绩效目标表") else p.name
+    name_start = title.index(project_name)
+    if own.random() < 0.4:  # 指标值确定依据 citing a regulation by its full title, wrapping in its cell
+        inds = [ind[:5] + (_regulation(own, ctx, p),) if own.random() < 0.7 else ind for ind in inds]
     amount_text = ctx.fmt(p.amount)
     project_rec = {"record_id": f"{tid}-p0", "type": "project", "table_id": tid, "confidence": 1.0, "checks": [],
-                   "page": None, "line": None, "name": p.name, "code": None, "implementing_unit": ctx.dept,
+                   "page": None, "line": None, "name": project_name, "code": None, "implementing_unit": ctx.dept,
                    "amount": parse_printed(amount_text), "goal": goal}
     pre: list[Row] = []
     unit_line = f"{ctx.dept_code}001 {ctx.dept}"
@@ -115,9 +126,51 @@ def project_target_table(ctx: Context, number: int, p: Project) -> TableSpec:
     else:
         pre.append(Row([c0, None, None, None, None, None], "project_header", None, [project_rec]))
     pre.append(Row([cell("绩效目标"), cell(goal, "goal"), None, None, None, None], "project_header"))
-    rows = _indicator_rows(ctx, tid, cols, inds, p.name, with_scores=False)
+    rows = _indicator_rows(ctx, tid, cols, inds, project_name, with_scores=False)
     return TableSpec(tid, "performance_targets", title, cols, rows, [], pre_rows=pre,
-                     title_fields=[FieldRange(name_start, name_start + len(p.name), "project")])
+                     title_fields=[FieldRange(name_start, name_start + len(project_name), "project")])
+
+
+GOAL_SENTENCES = (
+    "加强资金监管，确保资金使用安全、规范、有效", "完善管理制度，规范业务流程，提高工作效率和服务水平",
+    "及时足额拨付资金，保障各项政策落实到位", "强化绩效管理，提升财政资金使用效益",
+    "做好政策宣传解读，提高群众知晓率和满意度", "推进信息化建设，实现数据共享和业务协同",
+    "加强人员培训，提升业务能力和服务质量", "开展监督检查，及时发现和纠正存在的问题",
+    "保障困难群众基本需求，减轻群众负担", "建立健全长效机制，推动工作持续健康发展",
+)
+
+
+def _numbered_goal(rng: random.Random, ctx: Context, p: Project) -> str:
+    """A long goal: numbered items, each one or two sentences about the project's purpose."""
+    items = []
+    for k, s in enumerate(rng.sample(GOAL_SENTENCES, rng.randint(2, 4)), 1):
+        lead = f"{ctx.year}年{p.name}" if k == 1 else ""
+        extra = rng.choice(["", f"。{rng.choice(ctx.sector.duties).rstrip('。；')}", "，确保项目按计划完成",
+                            f"，覆盖{rng.randint(2, 30)}个乡镇（街道）"])
+        items.append(f"{k}.{lead}{'用于' if lead else ''}{s}{extra}。")
+    return "".join(items)
+
+
+def _regulation(rng: random.Random, ctx: Context, p: Project) -> str:
+    region = "广西壮族自治区" if ctx.province == "广西" else f"{ctx.province}省"
+    name = f"《{region}{p.name}{rng.choice(['管理暂行办法', '管理办法', '使用管理实施细则', '绩效管理办法'])}》"
+    if rng.random() < 0.4:
+        return f"{document_number(rng, ctx.province, ctx.year)}关于印发{name}的通知"
+    return name
+
+
+def _notice_prefix(rng: random.Random, ctx: Context) -> str:
+    year = ctx.year - rng.choice([0, 1])
+    region = "广西壮族自治区" if ctx.province == "广西" else f"{ctx.province}省"
+    return rng.choice([f"{region}财政厅关于提前下达{year}年", f"关于下达{year}年",
+                       f"{region}财政厅 {region}{ctx.sector.suffix}关于提前下达{year}年中央"])
+
+
+def _file_number(rng: random.Random, ctx: Context) -> str:
+    year = ctx.year - rng.choice([0, 1])
+    left, right = rng.choice([("【", "】"), ("[", "]"), ("（", "）")])
+    short = {"河北": "冀", "河南": "豫", "山东": "鲁", "山西": "晋", "湖南": "湘", "湖北": "鄂"}.get(ctx.province, "")
+    return f"{short}{rng.choice(['财社', '财预', '财农', '财教'])}{left}{year}{right}{rng.randint(10, 300)}号"
 
 
 def _goal_text(ctx: Context, p: Project, year: Optional[int] = None) -> str:
