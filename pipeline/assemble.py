@@ -933,6 +933,8 @@ def _project_in_row(table: Table, row: Row, i: int, unit: Optional[str],
     """The project a row of a wide table starts: its tagged name, else (PDF) its 项目名称 cell. A
     text row with no project code nor amount whose cells pair up as (三级指标, 指标值) lists more
     indicators of the project above, whatever a cell's tag says."""
+    if _unit_row(row):
+        return None  # a unit's row (单位编码 | 单位名称), whatever its name is tagged as
     name = _tagged_text(row, ("project",))
     if (name and not any(f.line.bbox for f in row.frags) and not _tagged_text(row, ("project_code",))
             and not any(FULL_AMOUNT_RE.match(c.text.strip()) for c in row.cells.values())
@@ -961,9 +963,10 @@ def _project_in_row(table: Table, row: Row, i: int, unit: Optional[str],
 
 
 def _unit_row(row: Row) -> bool:
-    """A wide table's unit row (单位编码 | 单位名称): its code is a short unit code, not a project's."""
+    """A wide table's unit row (单位编码 | 单位名称): its code is a short unit code (308, 639001), not a
+    project's, nor a 序号 (1, 2, …)."""
     first = re.sub(r"\s+", "", row.cells[min(row.cells)].text)
-    return first.isdigit() and len(first) < 8
+    return first.isdigit() and 3 <= len(first) < 8
 
 
 PROJECT_CODE_RE = re.compile(r"\d{12,}")  # 410304220000000016435: a project's code (unit codes are short)
@@ -1204,6 +1207,35 @@ def _span_texts(lines: list[Line], labels: tuple[str, ...]) -> list[str]:
             if sp.label in labels and sp.prob >= 0.5]
 
 
+def _same_name(a: Optional[str], b: Optional[str]) -> bool:
+    return bool(a and b) and re.sub(r"\s+", "", a) == re.sub(r"\s+", "", b)
+
+
+FORM_LABELS = {"项目名称": "name", "实施单位": "unit", "项目单位": "unit"}
+
+
+def _form_fields(lines: list[Line]) -> dict[str, str]:
+    """A project header printed as a form (项目名称 | 计划生育家庭奖励扶助 / 实施单位 | 武功县卫生健康局):
+    the value beside each printed label, whatever the tagger made of it. On a PDF page the value is
+    the next line of the same row, in text the next tab-separated cell."""
+    out: dict[str, str] = {}
+    for k, ln in enumerate(lines):
+        cells = [c.strip() for c in ln.text.split("\t")]
+        for j, cell in enumerate(cells):
+            field = FORM_LABELS.get(re.sub(r"\s+", "", cell))
+            if not field or field in out:
+                continue
+            value = next((c for c in cells[j + 1:] if c), "")
+            if not value and ln.bbox and k + 1 < len(lines):
+                nxt = lines[k + 1]
+                same_row = nxt.bbox and nxt.page == ln.page and nxt.bbox[0] > ln.bbox[2] \
+                    and min(nxt.bbox[3], ln.bbox[3]) - max(nxt.bbox[1], ln.bbox[1]) > 0
+                value = nxt.text.strip() if same_row and re.sub(r"\s+", "", nxt.text) not in FORM_LABELS else ""
+            if value:
+                out[field] = value
+    return out
+
+
 def project_from_region(region: TableRegion, table: Table, department: Optional[str] = None) -> Optional[Record]:
     """The project a performance table is about: its name from the tagged 项目名称 cell, else from
     the title; a department-wide table is about the department itself."""
@@ -1215,7 +1247,10 @@ def project_from_region(region: TableRegion, table: Table, department: Optional[
     codes = _span_texts(lines, ("project_code",))
     amounts = [a for a in (parse_amount(t) for t in _span_texts(lines, ("amount",))) if a is not None]
     goals = _span_texts(lines, ("goal",))
-    name = tagged_names[0] if tagged_names else None
+    form = _form_fields(lines)
+    name = form.get("name") or (tagged_names[0] if tagged_names else None)
+    if form.get("unit"):
+        units = [form["unit"]] + units
     if table.kind == "department_performance":
         # a department-wide table is about its unit: a fund source ("(2)财政专户管理资金") among
         # its header lines tagged as a project does not name it
@@ -1569,8 +1604,11 @@ def assemble(doc: Document, header_model: Optional[HeaderModel] = None) -> Docum
                 found = indicator_records(table, specs, rows, name, code)
                 row_projects = [r for r in found if r.type == "project"]
                 if proj and (any(r.fields["name"] == name for r in row_projects) or
-                             (row_projects and not region.project_lines)):
-                    doc.records.remove(proj)  # a wide table's rows name its projects, not its title
+                             (row_projects and not region.project_lines)
+                             or (row_projects and table.kind != "department_performance"
+                                 and _same_name(name, doc.department.name))):
+                    # a wide table's rows name its projects, not its title nor its unit line
+                    doc.records.remove(proj)
                 doc.records.extend(found)
             else:
                 doc.records.extend(span_indicator_records(table, region.body_lines, name, code))
