@@ -347,6 +347,22 @@ def demote_stream_indicator_lines(region: TableRegion, order: dict[int, int]) ->
         region.body_lines = sorted(region.body_lines + moved, key=lambda ln: order[id(ln)])
 
 
+def demote_rows_inside_the_form(region: TableRegion, order: dict[int, int]) -> None:
+    """An indicator table's form (项目名称, 绩效目标, 预算情况 …) sits above its 一级指标 header:
+    a "row" above the header with form lines both before and after it is a form line."""
+    if not region.header_lines or not region.project_lines:
+        return
+    header_at = min(order[id(ln)] for ln in region.header_lines)
+    form = [order[id(ln)] for ln in region.project_lines if order[id(ln)] < header_at]
+    if not form:
+        return
+    inside = [ln for ln in region.body_lines if min(form) < order[id(ln)] < max(form)]
+    if inside:
+        gone = {id(ln) for ln in inside}
+        region.body_lines = [ln for ln in region.body_lines if id(ln) not in gone]
+        region.project_lines = sorted(region.project_lines + inside, key=lambda ln: order[id(ln)])
+
+
 def merge_project_lines_into_body(region: TableRegion, order: dict[int, int]) -> None:
     """A budget table has no project header: lines taken for one are rows of the table."""
     if region.project_lines:
@@ -983,13 +999,18 @@ def _cell_after_project_code(row: Row) -> Optional[str]:
     return None if parse_amount(text) is not None else (join_fragments([text]) or None)
 
 
-def _untagged_row_fields(row: Row, specs: list[ColumnSpec], long_text: int = 20) -> Optional[dict]:
-    """A text row the tagger left without any indicator tag (a row of long cells read as prose):
-    a text export drops the blank cells under merged 一级/二级指标, shifting the short cells left,
-    so they are read right-aligned against the header's level and 指标值 columns; long cells
-    (≥ 20 characters) are the 描述/依据 columns, in the header's order."""
+def _untagged_row_fields(row: Row, specs: list[ColumnSpec]) -> Optional[dict]:
+    """A text row the tagger left without any indicator tag (a row of long cells read as prose),
+    read right-aligned (see `_right_aligned_fields`)."""
     if any(lab in hr.INDICATOR_ROLES for c in row.cells.values() for lab in c.labels):
         return None
+    return _right_aligned_fields(row, specs)
+
+
+def _right_aligned_fields(row: Row, specs: list[ColumnSpec], long_text: int = 20) -> Optional[dict]:
+    """A text export drops the blank cells under merged 一级/二级指标, shifting the short cells left,
+    so they are read right-aligned against the header's level and 指标值 columns; long cells
+    (≥ 20 characters) are the 描述/依据 columns, in the header's order."""
     order = [s.role for s in sorted(specs, key=lambda s: s.index) if s.role in hr.INDICATOR_ROLES]
     short_roles = [r for r in order if r in ("level1", "level2", "level3", "target")]
     long_roles = [r for r in order if r in ("description", "basis")]
@@ -1002,6 +1023,12 @@ def _untagged_row_fields(row: Row, specs: list[ColumnSpec], long_text: int = 20)
     fields: dict = dict(zip(short_roles[len(short_roles) - len(short):], short))
     fields.update(zip(long_roles, long))
     return fields
+
+
+def _looks_like_target(text: Optional[str]) -> bool:
+    """A short value (≥95%, 完整, 不低于上年), not a level name (…指标) or an amount column's total."""
+    text = (text or "").strip()
+    return 0 < len(text) <= 10 and not text.endswith(("指标", "类")) and not FULL_AMOUNT_RE.match(text)
 
 
 def _cells_by_tagged_role(row: Row) -> dict[str, str]:
@@ -1059,6 +1086,12 @@ def indicator_records(table: Table, specs: list[ColumnSpec], rows: list[Row], pr
             # merged cells shifted this row against its header: the tagger's reading of each cell wins,
             # unless it finds no 指标值 where the header does (a tag run across cells)
             fields = {r: tagged.get(r) for r in set(role_cols) | set(tagged)}
+        if not fields.get("target") and row.frags and all("\t" in f.line.text for f in row.frags):
+            # neither the header nor the tags find a 指标值: a tab-separated row whose short cells,
+            # read right-aligned, end in one is a shifted row (seed 002, rows the tagger read a role off)
+            aligned = _right_aligned_fields(row, specs)
+            if aligned and _looks_like_target(aligned.get("target")) and aligned.get("level3"):
+                fields = aligned
         for lvl in ("level1", "level2"):
             if fields.get(lvl):
                 carried[lvl] = fields[lvl]
@@ -1566,6 +1599,7 @@ def assemble(doc: Document, header_model: Optional[HeaderModel] = None) -> Docum
         promote_column_number_rows(region, order)
         demote_first_row_number(region, order)
         if kind in INDICATOR_KINDS:
+            demote_rows_inside_the_form(region, order)
             demote_stream_indicator_lines(region, order)
         table = Table(table_id=f"t{n:02d}", kind=kind, title=region.title or None, pages=region.pages,
                       confidence=kind_prob)
