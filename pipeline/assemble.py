@@ -153,6 +153,34 @@ def segment_tables(lines: list[Line]) -> list[TableRegion]:
     return regions
 
 
+def _header_text(region: TableRegion) -> str:
+    return re.sub(r"\s+", "", "".join(ln.text for ln in region.header_lines))
+
+
+def join_continued_regions(regions: list[TableRegion], kinds: list[tuple[str, float]]
+                           ) -> tuple[list[TableRegion], list[tuple[str, float]]]:
+    """A "title" that names no table (no 表) over the very header of the budget table before it
+    is that table's row taken for a title at a page break, the header repeated on the new page:
+    the two regions are one table. Indicator tables are left alone: a project's table is titled
+    by its project or notice, over the same header as the last project's."""
+    out: list[TableRegion] = []
+    out_kinds: list[tuple[str, float]] = []
+    for region, kind in zip(regions, kinds):
+        prev = out[-1] if out else None
+        if (prev is not None and prev.body_lines and region.title_lines and region.header_lines
+                and out_kinds[-1][0] not in INDICATOR_KINDS
+                and not any("表" in ln.text for ln in region.title_lines)
+                and _header_text(region) == _header_text(prev)):
+            prev.body_lines += region.title_lines + region.body_lines
+            prev.header_lines += region.header_lines
+            prev.project_lines += region.project_lines
+            prev.note_lines += region.note_lines
+            continue
+        out.append(region)
+        out_kinds.append(kind)
+    return out, out_kinds
+
+
 def _titles_apart(previous: Optional[Line], title: Line) -> bool:
     """Two title lines in a row are two titles, not one wrapped title, when the first is complete
     (ends in 表) and the second is numbered ("部门预算项目绩效目标表" / "1、…绩效目标表": a part's
@@ -213,6 +241,10 @@ def _wrapped_title_tail(before: Line, title: Line) -> bool:
             and not MISSED_TITLE_RE.match(before.text.strip()))
 
 
+# what a stream row prints and a header does not: an amount with decimals, or a 3/5/7-digit subject code
+ROW_NUMBER_RE = re.compile(r"\d\.\d|(?<!\d)[12]\d{2}(?:\d{2}){0,2}(?!\d)(?!\s*年)")
+
+
 def demote_headers_among_rows(region: TableRegion, order: dict[int, int], min_rows: int = 2) -> None:
     """PDF header lines lying under rows of the table on their page, or on one row with its cells,
     are cells taken for headers (a repeated header opens its page, above the rows)."""
@@ -242,6 +274,8 @@ def demote_stream_headers_among_rows(region: TableRegion, order: dict[int, int])
     "养老", a row's "5 20899"); a header repeated on a new page prints the same lines again."""
     if is_pdf(region.body_lines) or is_tabbed(region.body_lines + region.header_lines) or not region.body_lines:
         return
+    if not any(ROW_NUMBER_RE.search(ln.text) for ln in region.body_lines):
+        return  # no amount, no subject code: an empty table's header pieces have no rows to lie among
     first, last = order[id(region.body_lines[0])], order[id(region.body_lines[-1])]
     own = {re.sub(r"\s+", "", ln.text) for ln in region.header_lines if order[id(ln)] < first}
     demoted = [ln for ln in region.header_lines if first < order[id(ln)] < last
@@ -1586,6 +1620,7 @@ def assemble(doc: Document, header_model: Optional[HeaderModel] = None) -> Docum
     regions = segment_tables(lines)
     titles = [r.title or join_fragments([ln.text for ln in r.header_lines[:2]]) for r in regions]
     kinds = header_model.table_kinds(titles) if regions else []
+    regions, kinds = join_continued_regions(regions, kinds)
     doc.tables, doc.records = [], []
     order = {id(ln): i for i, ln in enumerate(lines)}
     known = KnownCells()

@@ -439,6 +439,42 @@ def test_a_form_line_read_as_a_row_above_an_indicator_header_stays_a_form_line()
     assert _indicators_f1(path, funding_line_as_row) >= baseline - 0.01
 
 
+def test_header_pieces_of_an_empty_stream_table_do_not_become_rows():
+    """Seed 000's 政府采购 table is printed empty (header only). A header piece read as a project
+    line ("2022 年") and the header's last piece read as a row made every header piece between them
+    a "row among rows": an empty table has no rows for header pieces to lie among."""
+    path = SEEDS / "seed_000_pingxiang_2022.jsonl"
+
+    def procurement_records(misread=None) -> list[dict]:
+        out, _ = assembled(path, misread)
+        kinds = {t["table_id"]: t["kind"] for t in out["tables"]}
+        return [r for r in out["records"] if kinds.get(r.get("table_id")) == "procurement"]
+
+    def header_ends_misread(lines: list[Line]) -> None:
+        for ln in lines:
+            if ln.label == "table_header" and ln.text.strip() == "2022 年":
+                ln.label = "project_header"
+            elif ln.label == "table_header" and ln.text.strip() == "转结余":
+                ln.label = "subject_row"
+
+    assert len(procurement_records(header_ends_misread)) <= len(procurement_records()) + 2
+
+
+def test_a_numbered_row_read_as_a_title_over_a_repeated_header_continues_the_table():
+    """Seed 000's 固定资产 list: "2、车辆（台、辆）", the last row before a page break, read as a title
+    opened a new table (kind: a performance table, from the numbered title) under the header the
+    next page repeats; a title that is no table's name (no 表) over the same header continues it."""
+    path = SEEDS / "seed_000_pingxiang_2022.jsonl"
+    baseline = _cells_f1(path)
+
+    def row_as_title(lines: list[Line]) -> None:
+        for ln in lines:
+            if ln.label == "subject_row" and ln.text.strip().startswith("2、车辆"):
+                ln.label = "table_title"
+
+    assert _cells_f1(path, row_as_title) >= baseline - 0.001
+
+
 def test_a_wide_text_table_pairs_its_cells_after_the_amounts():
     """Seed 002's wide project table (tab-separated): the tagger read project names as 三级指标,
     some 三级指标 as descriptions and 指标值 as 三级指标, and project rows as project headers; the
