@@ -65,3 +65,23 @@ def test_every_template_gets_every_view() -> None:
     views = Counter((v.template, v.view) for v in with_text_views(examples, 1.0) if v.view != "original")
     for template in {ex.template for ex in examples}:
         assert {view for t, view in views if t == template} == {"stream", "whole_rows", "tabbed", "plain"}
+
+
+def test_file_order_stream_keeps_a_wrapped_cells_pieces_together() -> None:
+    from training.datasets import stream_view
+
+    ex = _example("synth_*_hebei_grid_narrow.jsonl")  # written row by row, cell by cell (seed 000's producer)
+    by_reading, by_file = stream_view(ex), stream_view(ex, file_order=True)
+    assert by_file.view == "stream_file_order" and by_reading.view == "stream"
+    assert Counter(ln.text for ln in by_file.lines) == Counter(ln.text for ln in by_reading.lines)
+
+    def name_runs(view) -> int:
+        """Runs of two or more consecutive name pieces (short CJK subject_row lines)."""
+        is_piece = [ln.label == "subject_row" and 0 < len(ln.text) <= 3 and not any(c.isdigit() for c in ln.text)
+                    for ln in view.lines]
+        return sum(a and b for a, b in zip(is_piece, is_piece[1:]))
+
+    # in reading order a wrapped name's pieces are interleaved with the amounts printed beside them
+    assert name_runs(by_file) > 2 * name_runs(by_reading)
+    views = {v.view for v in with_text_views([ex], 1.0, file_order_streams=True)}
+    assert "stream_file_order" in views and "stream" not in views

@@ -132,15 +132,19 @@ def unlabelled(pages: Sequence[Page]) -> list[Page]:
 
 # ------------------------------------------------------------------ text views of PDF documents
 
-def stream_view(ex: DocExample) -> DocExample:
-    """The PDF as plain extracted text: one line per PDF line in reading order, no layout, one page."""
+def stream_view(ex: DocExample, file_order: bool = False) -> DocExample:
+    """The PDF as plain extracted text: one line per PDF line in reading order, no layout, one page.
+
+    `file_order`: in the order the producer wrote its text objects instead (what an extractor that
+    follows the content stream gives: a wrapped cell's lines together, cell after cell)."""
     lines: list[Line] = []
     for page in ex.pages:
-        for i in reading_order(page):
+        for i in (range(len(page.lines)) if file_order else reading_order(page)):
             ln = page.lines[i]
             lines.append(replace(ln, page=1, index=len(lines), bbox=None, font=None, size=None, bold=False,
                                  line_no=len(lines) * 2 + 1, spans=list(ln.spans)))
-    return replace(ex, pages=[Page(number=1, lines=lines)], format="txt", view="stream", name=ex.name + "#stream",
+    view = "stream_file_order" if file_order else "stream"
+    return replace(ex, pages=[Page(number=1, lines=lines)], format="txt", view=view, name=f"{ex.name}#{view}",
                    line_tables={}, line_rows={})
 
 
@@ -345,9 +349,11 @@ def plain_view(ex: DocExample) -> DocExample:
                    line_tables={}, line_rows={})
 
 
-def with_text_views(examples: Sequence[DocExample], share: float = 0.5) -> list[DocExample]:
+def with_text_views(examples: Sequence[DocExample], share: float = 0.5,
+                    file_order_streams: bool = False) -> list[DocExample]:
     """The PDF examples plus a text view (stream, column-aligned whole rows, tabbed, or plain extractor text,
-    in turn per template) of `share` of them."""
+    in turn per template) of `share` of them; `file_order_streams`: the stream views in the order the
+    producer wrote the text (see `stream_view`)."""
     out = list(examples)
     pdfs = [ex for ex in examples if ex.format == "pdf"]
     step = max(int(round(1 / share)), 1) if share > 0 else 0
@@ -361,6 +367,7 @@ def with_text_views(examples: Sequence[DocExample], share: float = 0.5) -> list[
         # whole list would give every document of a template the same view
         kind = turn.get(ex.template, 0) % 4
         turn[ex.template] = turn.get(ex.template, 0) + 1
-        out.append(stream_view(ex) if kind == 0 else tabbed_view(ex, aligned=True, whole_rows=True) if kind == 1
+        out.append(stream_view(ex, file_order=file_order_streams) if kind == 0
+                   else tabbed_view(ex, aligned=True, whole_rows=True) if kind == 1
                    else tabbed_view(ex) if kind == 2 else plain_view(ex))
     return out
