@@ -1627,6 +1627,8 @@ def assemble(doc: Document, header_model: Optional[HeaderModel] = None) -> Docum
     for n, (region, (kind, kind_prob)) in enumerate(zip(regions, kinds), start=1):
         if kind not in INDICATOR_KINDS:
             merge_project_lines_into_body(region, order)
+        else:
+            demote_rows_inside_the_form(region, order)  # before: form "rows" would put the header under rows
         demote_headers_among_rows(region, order)
         if kind not in INDICATOR_KINDS:
             demote_stream_headers_among_rows(region, order)
@@ -1634,7 +1636,6 @@ def assemble(doc: Document, header_model: Optional[HeaderModel] = None) -> Docum
         promote_column_number_rows(region, order)
         demote_first_row_number(region, order)
         if kind in INDICATOR_KINDS:
-            demote_rows_inside_the_form(region, order)
             demote_stream_indicator_lines(region, order)
         table = Table(table_id=f"t{n:02d}", kind=kind, title=region.title or None, pages=region.pages,
                       confidence=kind_prob)

@@ -475,6 +475,24 @@ def test_a_numbered_row_read_as_a_title_over_a_repeated_header_continues_the_tab
     assert _cells_f1(path, row_as_title) >= baseline - 0.001
 
 
+@pytest.mark.parametrize("name", ["synth_0006_hebei_grid_narrow.jsonl", "synth_0054_hebei_grid_narrow.jsonl",
+                                  "synth_0011_word_three_line.jsonl"])
+def test_self_evaluation_form_amounts_read_as_rows_leave_the_indicator_header_alone(name):
+    """A newcomer check (generated seed 2718) found self-evaluation tables whose 项目资金 line
+    ("（万元） 82.45 95.00%") a retrained classifier read as a row: a "row" above the header put
+    the header lines "under rows", where they became cells. Form lines are settled first."""
+    path = SYNTH / name
+    baseline = _indicators_f1(path)
+    form_value = re.compile(r"^[\d.,]+%?$|^[（(](万元|元)[)）]$")
+
+    def form_amounts_as_rows(lines: list[Line]) -> None:
+        for ln in lines:
+            if ln.label == "project_header" and form_value.match(ln.text.strip()):
+                ln.label = "subject_row"
+
+    assert _indicators_f1(path, form_amounts_as_rows) >= baseline - 0.01
+
+
 def test_a_wide_text_table_pairs_its_cells_after_the_amounts():
     """Seed 002's wide project table (tab-separated): the tagger read project names as 三级指标,
     some 三级指标 as descriptions and 指标值 as 三级指标, and project rows as project headers; the
