@@ -286,6 +286,29 @@ def demote_stream_headers_among_rows(region: TableRegion, order: dict[int, int])
         region.body_lines = sorted(region.body_lines + demoted, key=lambda ln: order[id(ln)])
 
 
+def _overlap(a: Line, b: Line) -> bool:
+    """Two PDF lines on one visual row: vertical overlap of at least half the first's height."""
+    if not (a.bbox and b.bbox) or a.page != b.page:
+        return False
+    height = max(a.bbox[3] - a.bbox[1], 1.0)
+    return min(a.bbox[3], b.bbox[3]) - max(a.bbox[1], b.bbox[1]) >= 0.5 * height
+
+
+def promote_rows_in_header_rows(region: TableRegion, order: dict[int, int]) -> None:
+    """PDF "rows" on a visual row holding more header lines than rows are header cells read as
+    rows (a self-evaluation header's 分值 / 得分); left as rows they would make the header lines
+    beside them "header lines on one row with cells" (`demote_headers_among_rows`)."""
+    if not is_pdf(region.body_lines) or not region.header_lines:
+        return
+    moved = [ln for ln in region.body_lines
+             if sum(_overlap(ln, h) for h in region.header_lines)
+             > max(2, sum(_overlap(ln, b) for b in region.body_lines) - 1)]
+    if moved:
+        gone = {id(ln) for ln in moved}
+        region.body_lines = [ln for ln in region.body_lines if id(ln) not in gone]
+        region.header_lines = sorted(region.header_lines + moved, key=lambda ln: order[id(ln)])
+
+
 def promote_header_row_mates(region: TableRegion, order: dict[int, int]) -> None:
     """PDF project-header lines printed in the header row (beside header cells, overlapping them
     vertically) are header cells: a wrapped "一级指/标" read as a project line would leave its
@@ -1629,6 +1652,7 @@ def assemble(doc: Document, header_model: Optional[HeaderModel] = None) -> Docum
             merge_project_lines_into_body(region, order)
         else:
             demote_rows_inside_the_form(region, order)  # before: form "rows" would put the header under rows
+        promote_rows_in_header_rows(region, order)
         demote_headers_among_rows(region, order)
         if kind not in INDICATOR_KINDS:
             demote_stream_headers_among_rows(region, order)

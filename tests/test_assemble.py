@@ -493,6 +493,23 @@ def test_self_evaluation_form_amounts_read_as_rows_leave_the_indicator_header_al
     assert _indicators_f1(path, form_amounts_as_rows) >= baseline - 0.01
 
 
+@pytest.mark.parametrize("name", ["synth_0011_word_three_line.jsonl", "synth_0035_word_three_line.jsonl",
+                                  "synth_0006_hebei_grid_narrow.jsonl"])
+def test_header_cells_read_as_rows_in_a_header_row_stay_header_cells(name):
+    """Seed 2718's self-evaluation: the header's last cells 分值 / 得分 read as indicator rows made
+    the other header cells of their row "header lines on one row with cells", which became cells.
+    Where a visual row holds more header lines than rows, its rows are header cells."""
+    path = SYNTH / name
+    baseline = _indicators_f1(path)
+
+    def score_headers_as_rows(lines: list[Line]) -> None:
+        for ln in lines:
+            if ln.label == "table_header" and ln.text.strip() in ("分值", "得分"):
+                ln.label = "indicator_row"
+
+    assert _indicators_f1(path, score_headers_as_rows) >= baseline - 0.01
+
+
 def test_a_wide_text_table_pairs_its_cells_after_the_amounts():
     """Seed 002's wide project table (tab-separated): the tagger read project names as 三级指标,
     some 三级指标 as descriptions and 指标值 as 三级指标, and project rows as project headers; the
