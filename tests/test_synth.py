@@ -157,3 +157,39 @@ def test_producers_write_text_out_of_reading_order():
     scrambled = [t.name for t in TEMPLATES if t.emission in ("bottom_up", "column")]
     assert all(by_template[name] > 0 for name in scrambled), by_template
     assert by_template["hebei_grid_narrow"] == 0, by_template  # row order follows the reading order
+
+
+# ------------------------------------------------------------------ layouts drawn from the seeds
+
+COMMITTED = Path(__file__).resolve().parents[1] / "annotations" / "synth"
+
+
+def _committed_lines(years: dict[str, int]) -> list[tuple[str, dict]]:
+    out = []
+    for path in sorted(COMMITTED.glob("*.jsonl")):
+        header, pages = _load(path)
+        years[path.stem] = header["fiscal_year"]
+        out.extend((path.stem, ln) for page in pages for ln in page["lines"])
+    return out
+
+
+def test_the_corpus_prints_the_real_layouts_the_seeds_show():
+    """Furniture wrapped in a narrow cell ('预算年' / '度：2022'), notes under tables with data, a
+    prose list of project goals and indicators, and indicators explained by a formula alone."""
+    years: dict[str, int] = {}
+    lines = _committed_lines(years)
+    wrapped = [(doc, ln) for doc, ln in lines if ln["text"].startswith("度：")]
+    assert len({doc for doc, _ in wrapped}) >= 5
+    assert all(ln["label"] == "page_furniture" for _, ln in wrapped)
+    # the year is the document's fiscal year where it is (a self-evaluation of 2019 prints 预算年度：2020)
+    for doc, ln in wrapped:
+        is_doc_year = ln["text"] == f"度：{years[doc]}"
+        assert [s["label"] for s in ln["spans"]] == (["fiscal_year"] if is_doc_year else [])
+    assert any(ln["text"] == "预算年" and ln["label"] == "page_furniture" for _, ln in lines)
+    notes = {doc for doc, ln in lines if ln["label"] == "note" and "空表" not in ln["text"]
+             and ln["text"].startswith("注：") and "无" not in ln["text"][:6]}
+    assert len(notes) >= 10
+    goals = [ln for _, ln in lines if ln["text"].startswith("绩效指标：")]
+    assert goals and all(ln["label"] == "narrative" for ln in goals)
+    formulas = [ln for _, ln in lines if "/计划数×100%" in ln["text"] and "=" in ln["text"]]
+    assert formulas and {ln["label"] for ln in formulas} <= {"indicator_row"}

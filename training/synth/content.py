@@ -661,6 +661,27 @@ def project_table(ctx: Context, ordinal: int) -> TableSpec:
     return table
 
 
+PROCUREMENT_NOTES = (
+    "注：同一采购品目下的货物，单价因规格配置不同而有差异，均按资产配置标准编制。",
+    "注：本表采购金额为预算数，实际支出以政府采购合同金额为准。涉密采购项目按有关规定执行。",
+    "注：本表反映纳入政府采购管理的货物、工程和服务预算。",
+    "注：采购目录按照本年度政府集中采购目录及限额标准填列。",
+)
+ASSETS_NOTES = (
+    "注：资产数据来源于上年末行政事业单位国有资产报表。",
+    "注：单价在50万元以上的通用设备、单价在100万元以上的专用设备按台（套）列示。",
+    "注：本表资产总额为账面原值，未扣除累计折旧。",
+)
+
+
+def explanatory_note(ctx: Context, table: TableSpec, notes: tuple[str, ...]) -> None:
+    """About half the producers explain a table that has data in a note under it ('注：…'); drawn from the
+    table's own stream, so the rest of the document is the same either way."""
+    own = random.Random(f"{ctx.dept}|{table.table_id}|note")
+    if own.random() < 0.5:
+        table.notes.append(own.choice(notes))
+
+
 def procurement_table(ctx: Context, ordinal: int) -> TableSpec:
     tid = ctx.table_id()
     cols: list[Column] = []
@@ -679,6 +700,7 @@ def procurement_table(ctx: Context, ordinal: int) -> TableSpec:
         total = {k: sum(e.values[k] for e in entries) for k in ("total", "general_public_budget")}
         table.rows = entry_rows(ctx, tid, cols, [Entry("合计", total)] + entries)
         _print_counts_whole(table.rows, cols)
+        explanatory_note(ctx, table, PROCUREMENT_NOTES)
     else:
         table.empty = True
         table.notes.append("注：无政府采购预算，空表列示。")
@@ -719,6 +741,7 @@ def assets_table(ctx: Context, ordinal: int) -> TableSpec:
     _print_counts_whole(rows, cols)
     table = TableSpec(tid, "assets", ctx.title("assets", ordinal), cols, rows, contract_columns(cols),
                       furniture=f"{ctx.dept_code} {ctx.dept} 截止时间：{ctx.year - 1}-12-31")
+    explanatory_note(ctx, table, ASSETS_NOTES)
     return table
 
 

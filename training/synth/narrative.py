@@ -4,9 +4,11 @@ Every figure written through FactWriter.fact becomes a `fact` record with subjec
 """
 from __future__ import annotations
 
+import random
 from typing import Any
 
 from training.synth import content as ct
+from training.synth.indicators import pick_indicators
 from training.synth.spec import FieldRange, Paragraph
 
 
@@ -169,6 +171,25 @@ def budget_narrative(ctx: ct.Context) -> list:
         out.append(Paragraph(f"{short}{y}年预算项目均按要求编制了绩效目标，从项目产出、项目效益、满意度等方面设置了绩效指标，"
                              "综合反映项目预期完成的数量、实效、质量，预期达到的社会经济效益、可持续影响以及服务对象满意度等情况。",
                              "narrative", "body"))
+        out.extend(project_goal_list(ctx))
+    return out
+
+
+def project_goal_list(ctx: ct.Context) -> list:
+    """Some explanations then list each project's goal and headline indicator in prose
+    ('1、<project>' / '绩效目标：…' / '绩效指标：<indicator><target>'); drawn from a stream of its own."""
+    own = random.Random(f"{ctx.dept}|{ctx.year}|goal_list")
+    if own.random() >= 0.5 or not ctx.budget.projects:
+        return []
+    projects = sorted(ctx.budget.projects, key=lambda p: -p.amount)[: own.randint(2, 5)]
+    inds = pick_indicators(ctx.sector.indicators, own, len(projects) + 2, ctx.province, ctx.year)
+    out: list = []
+    for k, (p, ind) in enumerate(zip(projects, inds), 1):
+        out.append(Paragraph(f"{k}、{p.name}", "narrative", "body"))
+        goal = own.choice(["保障项目按计划实施，", "确保资金及时足额拨付，", "做好相关工作，"]) + \
+            own.choice(ctx.sector.duties).rstrip("。；") + "。"
+        out.append(Paragraph(f"绩效目标：{goal}", "narrative", "body"))
+        out.append(Paragraph(f"绩效指标：{ind[2]}{own.choice(['', ' '])}{ind[4]}", "narrative", "body"))
     return out
 
 

@@ -190,10 +190,17 @@ EXPLANATION_CHECKS = (
 
 def _explained(rng: random.Random, level3: str, short: str) -> str:
     """A long 指标说明: the short description, what it reflects, and a numbered list of what is checked."""
+    form = rng.random()
+    checks = rng.sample(EXPLANATION_CHECKS, rng.randint(2, 4))
+    if form < 0.2:  # only the numbered list of what is checked
+        return "".join(f"{k}.{c}；" for k, c in enumerate(checks, 1)).rstrip("；") + "。"
+    if form < 0.35:  # the formula alone, as '<indicator>=<numerator>/<denominator>×100%'
+        num, den = rng.choice([("实际完成数", "计划数"), ("实际支出数", "预算数"), ("达标数", "总数")])
+        left, right = rng.choice([("", ""), ("（", "）")])
+        return f"{level3}={left}{num}/{den}{right}×100%"
     parts = [f"{level3}：{short}" if rng.random() < 0.5 else short,
              rng.choice(["，用以反映和考核部门（单位）预算管理的规范程度。", "，反映部门（单位）履职目标的实现情况。",
                          "。计算公式：实际完成数/计划数×100%。"])]
-    checks = rng.sample(EXPLANATION_CHECKS, rng.randint(2, 4))
     parts.append("".join(f"{k}.{c}；" for k, c in enumerate(checks, 1)).rstrip("；") + "。")
     return "".join(parts)
 
