@@ -30,6 +30,8 @@ import numpy as np
 import scipy.sparse as sp
 
 from pipeline.features import (
+    FULL_NGRAMS,
+    FULL_WORDS,
     GAP_NEXT_B,
     GAP_PREV_B,
     NEIGHBOURS,
@@ -45,6 +47,7 @@ from pipeline.features import (
     PageOrder,
     RowFacts,
     char_ngrams,
+    lexical_weight,
     page_context_features,
     repetition_counts,
     repetition_key,
@@ -155,12 +158,14 @@ class SectionEncoder:
             if column is not None:
                 cols.append(column)
                 vals.append(value)
-        # words and n-grams are binary and a repeat sets the same key again: one entry each
-        seen = set(map(self.word_columns.get, filter(str.strip, word_tokens(text))))
-        seen.update(map(self.gram_columns.get, char_ngrams(text)))
-        seen.discard(None)
-        cols.extend(seen)
-        vals.extend([1.0] * len(seen))
+        # a repeat sets the same key again: one entry each, weighed by how many distinct ones the line has
+        for tokens, columns, full in ((set(filter(str.strip, word_tokens(text))), self.word_columns, FULL_WORDS),
+                                      (set(char_ngrams(text)), self.gram_columns, FULL_NGRAMS)):
+            weight = lexical_weight(len(tokens), full)
+            seen = set(map(columns.get, tokens))
+            seen.discard(None)
+            cols.extend(seen)
+            vals.extend([weight] * len(seen))
         item = (array("q", cols), array("d", vals))  # compact, and copied into a document's arrays at C speed
         self._texts.put(text, item)
         return item

@@ -246,14 +246,27 @@ def shape_features(text: str) -> Features:
     return f
 
 
+# a long line's many words and n-grams would outvote its shape and its neighbours (a table row whose
+# cell explains an indicator at length reads as prose): past these counts, each weighs 1/sqrt(excess)
+FULL_WORDS = 6
+FULL_NGRAMS = 40
+
+
+def lexical_weight(n_distinct: int, full: int) -> float:
+    return 1.0 if n_distinct <= full else math.sqrt(full / n_distinct)
+
+
 def text_features(text: str, with_ngrams: bool = True) -> Features:
     f = shape_features(text)
-    for w in word_tokens(text):
-        if w.strip():
-            f["w=" + w] = 1.0
+    words = set(filter(str.strip, word_tokens(text)))
+    weight = lexical_weight(len(words), FULL_WORDS)
+    for w in words:
+        f["w=" + w] = weight
     if with_ngrams:
-        for g in char_ngrams(text):
-            f["c=" + g] = 1.0
+        grams = set(char_ngrams(text))
+        weight = lexical_weight(len(grams), FULL_NGRAMS)
+        for g in grams:
+            f["c=" + g] = weight
     return f
 
 

@@ -263,3 +263,26 @@ def test_nearest_row_by_bisection_is_the_one_min_picks():
         for y in [float(v) / 2 for v in range(-4, 90)]:
             expected = min(range(len(centers)), key=lambda i: abs(centers[i] - y))
             assert _nearest_center(centers, y) == expected, (centers, y)
+
+
+def test_a_long_lines_words_weigh_less_and_the_encoder_weighs_them_the_same():
+    """Past FULL_WORDS distinct words (FULL_NGRAMS n-grams) each weighs sqrt(full / n): a row whose cell
+    explains an indicator at length must not outvote its shape and neighbours by sheer word count."""
+    from pipeline.features import FULL_NGRAMS, FULL_WORDS, text_features
+
+    short = text_features("项目支出")
+    assert {v for k, v in short.items() if k.startswith(("w=", "c="))} == {1.0}
+    long_text = "\t\t管理制度健全性\t健全\t部门（单位）为加强预算管理，规范财务行为而制定的管理制度是否健全完整，用以反映和考核"
+    long = text_features(long_text)
+    words = [v for k, v in long.items() if k.startswith("w=")]
+    grams = [v for k, v in long.items() if k.startswith("c=")]
+    assert len(words) > FULL_WORDS and len(grams) > FULL_NGRAMS
+    assert words == pytest.approx([(FULL_WORDS / len(words)) ** 0.5] * len(words))
+    assert grams == pytest.approx([(FULL_NGRAMS / len(grams)) ** 0.5] * len(grams))
+    encoder = SectionClassifier.load(config.MODELS_DIR).encoder
+    cols, vals = encoder.encode_text(long_text)
+    by_column = dict(zip(cols, vals))
+    for key, value in long.items():
+        column = encoder.base.get(key)
+        if column is not None:
+            assert by_column[column] == pytest.approx(value)
