@@ -309,6 +309,21 @@ def promote_rows_in_header_rows(region: TableRegion, order: dict[int, int]) -> N
         region.header_lines = sorted(region.header_lines + moved, key=lambda ln: order[id(ln)])
 
 
+def promote_level_name_rows(region: TableRegion, order: dict[int, int]) -> None:
+    """A text "row" whose cells are all indicator level names (成本指标 / 产出指标 / 效益指标 …, two or
+    more) is the second header row of a wide indicator table: no indicator has a level name for its
+    target, and as a row it would shift every column's level one place."""
+    def level_names_only(ln: Line) -> bool:
+        cells = [c.strip() for c in ln.text.split("\t") if c.strip()]
+        return len(cells) > 1 and all(c in LEVEL1_NAMES or c in LEVEL2_NAMES for c in cells)
+
+    moved = [ln for ln in region.body_lines if level_names_only(ln)]
+    if moved:
+        gone = {id(ln) for ln in moved}
+        region.body_lines = [ln for ln in region.body_lines if id(ln) not in gone]
+        region.header_lines = sorted(region.header_lines + moved, key=lambda ln: order[id(ln)])
+
+
 def promote_header_row_mates(region: TableRegion, order: dict[int, int]) -> None:
     """PDF project-header lines printed in the header row (beside header cells, overlapping them
     vertically) are header cells: a wrapped "一级指/标" read as a project line would leave its
@@ -1165,6 +1180,8 @@ def indicator_records(table: Table, specs: list[ColumnSpec], rows: list[Row], pr
 
 
 LEVEL1_NAMES = ("成本指标", "产出指标", "效益指标", "效果指标", "满意度指标")
+LEVEL2_NAMES = ("数量指标", "质量指标", "时效指标", "经济效益指标", "社会效益指标", "生态效益指标",
+                "可持续影响指标", "服务对象满意度指标")
 
 
 def _continue_wide_row(row: Row, last_wide: list[tuple[int, int, Record]], last_project: Optional[Record]) -> bool:
@@ -1652,6 +1669,7 @@ def assemble(doc: Document, header_model: Optional[HeaderModel] = None) -> Docum
             merge_project_lines_into_body(region, order)
         else:
             demote_rows_inside_the_form(region, order)  # before: form "rows" would put the header under rows
+            promote_level_name_rows(region, order)
         promote_rows_in_header_rows(region, order)
         demote_headers_among_rows(region, order)
         if kind not in INDICATOR_KINDS:

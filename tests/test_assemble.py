@@ -439,6 +439,22 @@ def test_a_form_line_read_as_a_row_above_an_indicator_header_stays_a_form_line()
     assert _indicators_f1(path, funding_line_as_row) >= baseline - 0.01
 
 
+def test_a_row_of_level_names_under_a_wide_indicator_header_stays_a_header_row():
+    """Seed 002's project target table heads its indicator columns with a second header row of level
+    names only (成本指标, 产出指标, 效益指标, 满意度指标); read as a row it shifted every column's level
+    one place (indicators 1.0 -> 0.45 with a held-out model). A row of level names carries no indicator."""
+    path = SEEDS / "seed_002_chanhe_2022.jsonl"
+    baseline = _indicators_f1(path)
+
+    def level_names_as_row(lines: list[Line]) -> None:
+        for ln in lines:
+            cells = [c.strip() for c in ln.text.split("\t") if c.strip()]
+            if ln.label == "table_header" and len(cells) > 1 and all(c.endswith("指标") for c in cells):
+                ln.label = "indicator_row"
+
+    assert _indicators_f1(path, level_names_as_row) >= baseline - 0.01
+
+
 def test_header_pieces_of_an_empty_stream_table_do_not_become_rows():
     """Seed 000's 政府采购 table is printed empty (header only). A header piece read as a project
     line ("2022 年") and the header's last piece read as a row made every header piece between them
