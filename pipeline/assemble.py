@@ -1481,9 +1481,9 @@ def _anchor_column(heads: list[tuple[str, str]], frags: list[Fragment], indicato
     if not indicator and not two_sided and hr.ROLE_ROW_NO not in roles:
         # every budget row prints its total: the amount column with the most amounts marks the rows
         amounts: Counter = Counter(f.col for f in frags if FULL_AMOUNT_RE.match(f.text.replace(",", "")))
-        per_code_col = Counter(f.col for f in frags if f.col is not None and f.col < len(roles)
-                               and roles[f.col] == hr.ROLE_CODE)
-        codes = max(per_code_col.values(), default=0)
+        # code cells, not lines: a narrow 类 column wraps "208" into "20" / "8", two lines of one cell
+        starts = _cell_starts(frags)
+        codes = max((n for col, n in starts.items() if col < len(roles) and roles[col] == hr.ROLE_CODE), default=0)
         if amounts:
             col, n = amounts.most_common(1)[0]
             if n >= 2 and n >= codes:
