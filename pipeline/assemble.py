@@ -300,9 +300,28 @@ def promote_rows_in_header_rows(region: TableRegion, order: dict[int, int]) -> N
     beside them "header lines on one row with cells" (`demote_headers_among_rows`)."""
     if not is_pdf(region.body_lines) or not region.header_lines:
         return
-    moved = [ln for ln in region.body_lines
-             if sum(_overlap(ln, h) for h in region.header_lines)
-             > max(2, sum(_overlap(ln, b) for b in region.body_lines) - 1)]
+    # lines overlap only on their own page; and a line needs three header lines beside it before its
+    # row's body lines are worth counting (counting them for every line is quadratic in a long table)
+    headers_on: dict[int, list[Line]] = {}
+    for h in region.header_lines:
+        if h.bbox:
+            headers_on.setdefault(h.page, []).append(h)
+    band = {page: (min(h.bbox[1] for h in hs), max(h.bbox[3] for h in hs)) for page, hs in headers_on.items()}
+
+    def beside(ln: Line) -> int:
+        if not ln.bbox or ln.page not in band or ln.bbox[3] <= band[ln.page][0] or ln.bbox[1] >= band[ln.page][1]:
+            return 0
+        return sum(_overlap(ln, h) for h in headers_on[ln.page])
+
+    beside_headers = {id(ln): beside(ln) for ln in region.body_lines}
+    candidates = [ln for ln in region.body_lines if beside_headers[id(ln)] > 2]
+    if not candidates:
+        return
+    body_on: dict[int, list[Line]] = {}
+    for b in region.body_lines:
+        body_on.setdefault(b.page, []).append(b)
+    moved = [ln for ln in candidates
+             if beside_headers[id(ln)] > max(2, sum(_overlap(ln, b) for b in body_on[ln.page]) - 1)]
     if moved:
         gone = {id(ln) for ln in moved}
         region.body_lines = [ln for ln in region.body_lines if id(ln) not in gone]
