@@ -3,6 +3,7 @@ identities hold except where a document is labelled wrong, and a seed gives the 
 from __future__ import annotations
 
 import json
+import re
 import time
 from pathlib import Path
 
@@ -191,5 +192,25 @@ def test_the_corpus_prints_the_real_layouts_the_seeds_show():
     assert len(notes) >= 10
     goals = [ln for _, ln in lines if ln["text"].startswith("绩效指标：")]
     assert goals and all(ln["label"] == "narrative" for ln in goals)
-    formulas = [ln for _, ln in lines if "/计划数×100%" in ln["text"] and "=" in ln["text"]]
+    formulas = [ln for _, ln in lines if "×100%" in ln["text"] and "=" in ln["text"]]
     assert formulas and {ln["label"] for ln in formulas} <= {"indicator_row"}
+
+
+def test_the_corpus_prints_form_numbers_year_subtitles_and_the_department_framework():
+    """Form numbers above titles ('预算 03 表', '公开01表') are furniture, as the seeds annotate them; a
+    performance table's '（2022 年度）' belongs to its title; department-wide targets judged on the
+    投入/过程/产出/效果 framework, each indicator explained at length, are indicator rows."""
+    years: dict[str, int] = {}
+    lines = _committed_lines(years)
+    forms = [ln for _, ln in lines if re.fullmatch(r"(预算 ?|公开|附表|表|部门公开表|收支预算)\d{1,2}( ?表)?", ln["text"])]
+    assert len({ln["text"] for ln in forms}) >= 5
+    assert {ln["label"] for ln in forms} == {"page_furniture"}
+    subtitles = [(doc, ln) for doc, ln in lines if re.fullmatch(r"[（(]\d{4} ?年度[）)]", ln["text"])]
+    assert len({doc for doc, _ in subtitles}) >= 5
+    for doc, ln in subtitles:
+        assert ln["label"] == "table_title"
+        assert [(s["label"], ln["text"][s["start"]:s["end"]]) for s in ln["spans"]] == [("fiscal_year", str(years[doc]))]
+    framework = [ln for _, ln in lines if ln["text"] in ("投入管理指标", "过程管理指标", "效果指标")]
+    assert framework and {ln["label"] for ln in framework} == {"indicator_row"}
+    explained = [ln for _, ln in lines if ln["label"] == "indicator_row" and "用以反映" in ln["text"]]
+    assert len(explained) >= 20

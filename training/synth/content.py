@@ -55,7 +55,14 @@ class Context:
         return f"{'-' if cents < 0 else ''}{w}.{frac:02d}"
 
     def form_label(self, ordinal: int) -> Optional[str]:
-        return f"预算 {ordinal + 1:02d} 表" if self.tpl.form_labels else None
+        """The form number some producers print above each table's title ("预算 03 表", "公开01表")."""
+        if self.tpl.form_labels:
+            return f"预算 {ordinal + 1:02d} 表"
+        own = random.Random(f"{self.dept}|{self.year}|form_labels")  # the document's other numbers stay as they were
+        if own.random() >= 0.25:
+            return None
+        n = ordinal + 1
+        return own.choice([f"公开{n:02d}表", f"预算{n:02d}表", f"表{n}", f"附表{n}", f"部门公开表{n:02d}", f"收支预算{n:02d}表"])
 
     def title(self, kind: str, ordinal: int) -> str:
         options = TITLES[kind]

@@ -7,7 +7,7 @@ from typing import Optional
 
 from training.synth.budget import Project
 from training.synth.content import Context, Entry, amount_col, contract_columns, entry_rows, parse_printed
-from training.synth.indicators import document_number, parse_target, pick_indicators
+from training.synth.indicators import document_number, framework_indicators, parse_target, pick_indicators
 from training.synth.spec import Cell, Column, FieldRange, Row, TableSpec, cell
 
 
@@ -229,6 +229,9 @@ def department_performance_table(ctx: Context, ordinal: int) -> TableSpec:
     own = random.Random(f"{ctx.dept}|{tid}|explained")
     if own.random() < 0.5:  # many departments explain every indicator at length (how it is computed, what is checked)
         inds = [tuple(ind[:3]) + (_explained(own, ind[2], ind[3]),) + tuple(ind[4:]) for ind in inds]
+    framework = random.Random(f"{ctx.dept}|{tid}|framework")
+    if framework.random() < 0.4:  # others judge the department as a whole: 投入/过程/产出/效果 (部门整体支出绩效)
+        inds = framework_indicators(framework, framework.randint(7, 14))
     rows = _indicator_rows(ctx, tid, cols, inds, None, with_scores=False)
     title = ctx.title("department_performance", ordinal)
     return TableSpec(tid, "department_performance", title, cols, rows, [], pre_rows=pre)

@@ -454,12 +454,26 @@ class TableLayout:
             size = self.tpl.body_size + 2.5
         fields = t.title_fields or [FieldRange(0, len(t.title), "table_title")]
         r.y += 4
-        if t.form_label:
-            r.text_block(t.form_label, [], r.left, r.right, self.size, self.font, "table_title", "title", "r",
+        if t.form_label:  # a form number, not part of the title: annotated as furniture, as the seeds do
+            side = "l" if random.Random(f"{r.spec.department_name}|form_label_side").random() < 0.3 else "r"
+            r.text_block(t.form_label, [], r.left, r.right, self.size, self.font, "page_furniture", "furniture", side,
                          table_id=t.table_id)
         align = "l" if (t.kind == "performance_targets" or self.tpl.name == "word_three_line") else "c"
         r.text_block(t.title, fields, r.left, r.right, size, font, "table_title", "title", align, table_id=t.table_id)
+        self.year_subtitle(align)
         r.y += 4
+
+    def year_subtitle(self, align: str) -> None:
+        """"（2022年度）" under a performance table's title, as the Ministry of Finance forms print it."""
+        r, t = self.r, self.t
+        own = random.Random(f"{r.spec.department_name}|{r.spec.fiscal_year}|year_subtitle")
+        if t.kind not in ("performance_targets", "department_performance") or own.random() >= 0.35:
+            return
+        left, right, gap = own.choice([("（", "）", ""), ("(", ")", " "), ("（", "）", " ")])
+        text = f"{left}{r.spec.fiscal_year}{gap}年度{right}"
+        year = FieldRange(len(left), len(left) + 4, "fiscal_year")
+        r.text_block(text, [year], r.left, r.right, self.size + 1, self.font, "table_title", "title", align,
+                     table_id=t.table_id)
 
     def draw_page_top(self, first: bool) -> None:
         r, t = self.r, self.t
