@@ -228,6 +228,23 @@ def _emit(lines: list[Line], chunk: list[list[Line]], sep: str, line_no: int) ->
                       label_prob=1.0, spans=spans))
 
 
+PAGE_BREAK_SHARE = 0.08  # whole rows whose tallest cell an export breaks at a page end
+
+
+def _emit_broken(lines: list[Line], cells: list[list[Line]], sep: str, rng: random.Random) -> None:
+    """A row whose wrapped cell a spreadsheet or Word export breaks at a page end: the cell's first lines
+    on the row's line, the rest after a blank line on a line of their own, every other cell empty there
+    (seed 002's '\t\t\t\t任务、预算项目绩效指标是否清晰…')."""
+    tallest = max(range(len(cells)), key=lambda k: len(cells[k]))
+    parts = cells[tallest]
+    if len(parts) < 2:
+        _emit(lines, cells, sep, len(lines) + 1)
+        return
+    cut = rng.randint(1, len(parts) - 1)
+    _emit(lines, [c if k != tallest else parts[:cut] for k, c in enumerate(cells)], sep, len(lines) + 1)
+    _emit(lines, [[] if k != tallest else parts[cut:] for k in range(len(cells))], sep, len(lines) + 2)
+
+
 def tabbed_view(ex: DocExample, sep: str = "\t", aligned: bool = False, whole_rows: bool = False) -> DocExample:
     """The PDF as tab-separated text: each visual row one line, its cells joined by `sep` (a tab, or a
     space as some extractors print a row), one page. `aligned`: every table row prints all its
@@ -236,6 +253,7 @@ def tabbed_view(ex: DocExample, sep: str = "\t", aligned: bool = False, whole_ro
     table body row is one line, each cell's wrapped lines joined into its full text, as a
     spreadsheet or a Word table saved as text prints it."""
     lines: list[Line] = []
+    breaks = random.Random(f"page_break|{ex.name}")
     for page in ex.pages:
         bands = _table_bands(ex, page) if aligned else {}
         by_row = _row_members(ex, page) if aligned and whole_rows else {}
@@ -252,8 +270,11 @@ def tabbed_view(ex: DocExample, sep: str = "\t", aligned: bool = False, whole_ro
                                          key=lambda j: (page.lines[j].bbox or (0, 0, 0, 0))[1])
                         done.update(members)
                         cells = _aligned_cells(ex, page, members, bands)
-                        _emit(lines, cells if cells is not None else [[page.lines[j]] for j in members], sep,
-                              len(lines) + 1)
+                        if cells is not None and breaks.random() < PAGE_BREAK_SHARE:
+                            _emit_broken(lines, cells, sep, breaks)
+                        else:
+                            _emit(lines, cells if cells is not None else [[page.lines[j]] for j in members], sep,
+                                  len(lines) + 1)
                     continue
             done.update(group)
             parts = [page.lines[j] for j in group]
