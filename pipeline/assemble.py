@@ -1326,6 +1326,7 @@ def _indicator_record(table: Table, row: Row, suffix: str, fields: dict, project
 PROJECT_TITLE_RE = re.compile(r"^\s*(?:\d+\s*[、.．]\s*)?(.+?)(?:项目)?(?:支出)?绩效(?:目标|自评)表?\s*$")
 GENERIC_TITLE_WORDS = {"预算", "项目", "预算项目", "部门预算", "部门预算项目", "项目支出", "部门", "本级", "重点项目"}
 YEAR_PREFIX_RE = re.compile(r"^(?:20\d{2}\s*年度?)")
+YEAR_SUBTITLE_RE = re.compile(r"[（(]\s*20\d{2}\s*年度?\s*[）)]\s*$")  # "（2022 年度）" printed under the title
 
 
 def _span_texts(lines: list[Line], labels: tuple[str, ...]) -> list[str]:
@@ -1362,6 +1363,12 @@ def _form_fields(lines: list[Line]) -> dict[str, str]:
     return out
 
 
+def _names_one_project(region_name: Optional[str], row_name: Optional[str]) -> bool:
+    """The name found over a table's project lines is a row's project name, or its first line (a
+    wrapped 项目名称 cell "…编制经" / "费" whose first line alone is tagged)."""
+    return bool(region_name and row_name and row_name.startswith(region_name))
+
+
 def project_from_region(region: TableRegion, table: Table, department: Optional[str] = None) -> Optional[Record]:
     """The project a performance table is about: its name from the tagged 项目名称 cell, else from
     the title; a department-wide table is about the department itself."""
@@ -1384,7 +1391,7 @@ def project_from_region(region: TableRegion, table: Table, department: Optional[
     if not name and "部门整体" in region.title:
         return None  # a self-evaluation of the whole department is about no project
     if not name:
-        m = PROJECT_TITLE_RE.match(region.title.replace("\n", ""))
+        m = PROJECT_TITLE_RE.match(YEAR_SUBTITLE_RE.sub("", region.title.replace("\n", "")))
         name = YEAR_PREFIX_RE.sub("", m.group(1)).strip(" 、") if m else None
         if name in GENERIC_TITLE_WORDS:
             name = None  # "预算项目绩效目标表" names no project: its rows do
@@ -1734,7 +1741,7 @@ def assemble(doc: Document, header_model: Optional[HeaderModel] = None) -> Docum
             if is_pdf(region.body_lines) or is_tabbed(region.body_lines + region.header_lines):
                 found = indicator_records(table, specs, rows, name, code)
                 row_projects = [r for r in found if r.type == "project"]
-                if proj and (any(r.fields["name"] == name for r in row_projects) or
+                if proj and (any(_names_one_project(name, r.fields["name"]) for r in row_projects) or
                              (row_projects and not region.project_lines)
                              or (row_projects and table.kind != "department_performance"
                                  and _same_name(name, doc.department.name))):

@@ -1083,3 +1083,31 @@ def test_a_narrow_class_column_that_wraps_its_codes_does_not_mark_the_rows(tmp_p
     pages = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()][1:]
     assert any(ln["text"] == "8" and ln["bbox"][0] < 60 for p in pages for ln in p["lines"])  # the wrapped 类
     assert _cells_f1(path) >= 0.98
+
+
+def test_a_year_line_under_a_performance_title_leaves_the_project_name_alone():
+    """The Ministry of Finance forms print "（2022 年度）" under a performance table's title; the title
+    "1、营养改善计划补助绩效目标表" still names the project (generated test_doc: four projects lost)."""
+    from pipeline.assemble import TableRegion, project_from_region
+
+    titles = [Line(text="1、营养改善计划补助绩效目标表", page=12, index=0, label="table_title"),
+              Line(text="（2022 年度）", page=12, index=1, label="table_title")]
+    table = Table(table_id="t13", kind="performance_targets", title="\n".join(ln.text for ln in titles))
+    project = project_from_region(TableRegion(title_lines=titles), table)
+    assert project is not None and project.fields["name"] == "营养改善计划补助"
+
+
+def test_a_wide_table_whose_wrapped_project_name_is_tagged_on_its_first_line_only_names_it_once():
+    """A retrained tagger tagged "国土空间规划编制经" as a project and not its wrapped tail "费": the
+    table's project lines then named a project of that first line beside the row's full name."""
+    path = SYNTH / "synth_0045_excel_column_major.jsonl"
+
+    def tail_untagged(lines: list[Line]) -> None:
+        for a, b in zip(lines, lines[1:]):
+            if a.text == "国土空间规划编制经" and b.text == "费":
+                b.spans = []
+                return
+        raise AssertionError("the wrapped project name is no longer in the committed corpus")
+
+    assert _projects_f1(path) == 1.0
+    assert _projects_f1(path, tail_untagged) == 1.0
