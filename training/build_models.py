@@ -38,7 +38,7 @@ MODEL_VERSION = "1"
 SEED_WEIGHT = 3.0  # real documents count more than generated ones
 TEXT_VIEW_SHARE = 1.0  # every generated PDF also seen as one text export (stream, whole rows, tabbed, plain in turn per template)
 SECTION_CAP = 150
-MAX_SYNTH_DOCS = 40  # generated documents are alike: more of them cost time, not accuracy
+MAX_SYNTH_DOCS = 60  # generated documents are alike: past this they cost time, not accuracy (40 -> 60 measured: +0.004 / +0.008 section macro-F1 on seeds 002 / 000 over three samples)
 
 
 @dataclass
