@@ -210,6 +210,7 @@ def model_params(models) -> dict[str, Any]:
         "model.headers": f"{type(models.headers).__name__}({type(models.headers.keys).__name__})",
         "features.seed_weight": bm.SEED_WEIGHT, "features.text_view_share": bm.TEXT_VIEW_SHARE,
         "features.section_cap": bm.SECTION_CAP, "features.max_synth_docs": bm.MAX_SYNTH_DOCS,
+        "features.field_seed_copies": bm.FIELD_SEED_COPIES,
     }
 
 
