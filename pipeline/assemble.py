@@ -1072,6 +1072,8 @@ def _project_in_row(table: Table, row: Row, i: int, unit: Optional[str],
 def _unit_row(row: Row) -> bool:
     """A wide table's unit row (单位编码 | 单位名称): its code is a short unit code (308, 639001), not a
     project's, nor a 序号 (1, 2, …)."""
+    if not row.cells:
+        return False
     first = re.sub(r"\s+", "", row.cells[min(row.cells)].text)
     return first.isdigit() and 3 <= len(first) < 8
 

@@ -1111,3 +1111,23 @@ def test_a_wide_table_whose_wrapped_project_name_is_tagged_on_its_first_line_onl
 
     assert _projects_f1(path) == 1.0
     assert _projects_f1(path, tail_untagged) == 1.0
+
+
+def test_a_wide_table_row_left_without_cells_is_no_unit_row(tmp_path):
+    """The benchmark's corpus (`budgetdoc synth 200 --seed 2024`), document 127, crashed the assembly
+    (min() of an empty row in `_unit_row`): the file became `internal_error`. Read end to end now,
+    it is a document like the others."""
+    from pipeline.assemble import _unit_row
+    from pipeline.extract import load_document
+    from pipeline.layout import Row
+    from pipeline.process import Processor
+    from training.synth import render_document
+
+    assert not _unit_row(Row(cells={}))
+    _, pdf, pages, _ = render_document(127, 2024)
+    path = tmp_path / "doc127.pdf"
+    path.write_bytes(pdf)
+    doc = Processor(config.MODELS_DIR).process(load_document(path))
+    assert doc.status == "ok"
+    gold = [r for p in pages for r in p["records"] if r["type"] == "project"]
+    assert project_names(doc.to_contract()["records"]) == project_names(gold)
