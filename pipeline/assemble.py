@@ -1118,6 +1118,20 @@ def _right_aligned_fields(row: Row, specs: list[ColumnSpec], long_text: int = 20
     return fields
 
 
+def _shifted_row_fields(row: Row, specs: list[ColumnSpec], tagged: dict[str, str]) -> Optional[dict]:
+    """A tab-separated row whose cells sit under the wrong headers (a merged 一级指标 left out after a
+    page break: "预算和财务管理\t预算编制完整性\t完整\t\t1.…"), read right-aligned, when that reading
+    finds a 三级指标 and the same 指标值 the tagger found. The cells' order is the export's, the
+    tagger's level tags on such rows are its weakest guesses."""
+    if not row.frags or not all("\t" in f.line.text for f in row.frags):
+        return None
+    aligned = _right_aligned_fields(row, specs)
+    if not aligned or not aligned.get("level3") or not _looks_like_target(aligned.get("target")):
+        return None
+    tagged_target = (tagged.get("target") or "").strip()
+    return aligned if tagged_target == (aligned.get("target") or "").strip() else None
+
+
 def _looks_like_target(text: Optional[str]) -> bool:
     """A short value (≥95%, 完整, 不低于上年), not a level name (…指标) or an amount column's total."""
     text = (text or "").strip()
@@ -1173,8 +1187,11 @@ def indicator_records(table: Table, specs: list[ColumnSpec], rows: list[Row], pr
             continue
         tagged = _cells_by_tagged_role(row)
         untagged = _untagged_row_fields(row, specs) if not is_pdf([f.line for f in row.frags]) else None
+        shifted = _shifted_row_fields(row, specs, tagged) if _header_disagrees(row, role_cols) else None
         if untagged:
             fields = untagged
+        elif shifted:
+            fields = shifted
         elif len(tagged) >= 2 and _header_disagrees(row, role_cols) and (tagged.get("target") or not fields.get("target")):
             # merged cells shifted this row against its header: the tagger's reading of each cell wins,
             # unless it finds no 指标值 where the header does (a tag run across cells)
@@ -1320,9 +1337,18 @@ def _indicator_record(table: Table, row: Row, suffix: str, fields: dict, project
     return Record(
         record_id=f"{table.table_id}-i{suffix}", type="indicator", table_id=table.table_id, page=first.page,
         line=first.line_no, bbox=row.bbox, fields=out,
-        field_confidence={"level3": min((f.label_prob for f in frags), default=1.0)},
+        field_confidence={"level3": _tuple_confidence(frags, out)},
         source_lines=[(f.line.page, f.line.index) for f in frags],
     )
+
+
+def _tuple_confidence(frags: list[Fragment], fields: dict) -> float:
+    """The tagger's confidence in the cells an indicator's 一级/二级/三级指标 and 指标值 came from: what
+    the record is judged by. A long 指标说明 or 依据, whose tags are the tagger's least sure, leaves it
+    unchanged; a row whose key cells cannot be told apart from the rest is judged by all its cells."""
+    keys = "".join(re.sub(r"\s+", "", fields.get(k) or "") for k in ("level1", "level2", "level3", "target"))
+    chosen = [f.label_prob for f in frags if (text := re.sub(r"\s+", "", f.text)) and text in keys]
+    return min(chosen or [f.label_prob for f in frags] or [1.0])
 
 
 PROJECT_TITLE_RE = re.compile(r"^\s*(?:\d+\s*[、.．]\s*)?(.+?)(?:项目)?(?:支出)?绩效(?:目标|自评)表?\s*$")

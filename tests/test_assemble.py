@@ -425,6 +425,46 @@ def test_tabbed_indicator_rows_tagged_one_cell_off_are_read_right_aligned():
     assert _indicators_f1(path, long_rows_tagged_one_off) >= baseline - 0.02
 
 
+def test_tabbed_rows_shifted_under_their_header_are_read_right_aligned_when_the_tagger_finds_the_target():
+    """Seed 002 after a page break: the export leaves out the merged 一级指标, so
+    '预算和财务管理 | 预算编制完整性 | 完整 |  | 1.…' sits one column left of its header. A tagger
+    that reads the level names as 指标说明 but finds the 指标值 left the 二级指标 of the eleven
+    rows under it carried over from the page before; read right-aligned, the row agrees with the
+    tagger's 指标值 and names its levels."""
+    path = SEEDS / "seed_002_chanhe_2022.jsonl"
+    baseline = _indicators_f1(path)
+
+    def level_names_as_description(lines: list[Line]) -> None:
+        for ln in lines:
+            if ln.label == "indicator_row" and "\t" in ln.text and max(map(len, ln.text.split("\t"))) >= 30:
+                ln.spans = [Span(s.start, s.end, "description" if s.label in ("level1", "level2", "level3") else s.label)
+                            for s in ln.spans]
+
+    assert _indicators_f1(path, level_names_as_description) >= baseline - 0.02
+
+
+def test_an_indicators_confidence_comes_from_the_cells_it_is_judged_by():
+    """An indicator is right when its levels and 指标值 are: an unsure tag on its long 指标说明
+    (seed 002's explained tables) leaves its confidence alone, an unsure 三级指标 lowers it."""
+    path = SEEDS / "seed_002_chanhe_2022.jsonl"
+
+    def unsure(label: str):
+        def misread(lines: list[Line]) -> None:
+            for ln in lines:
+                ln.spans = [Span(s.start, s.end, s.label, s.key, prob=0.3 if s.label == label else s.prob)
+                            for s in ln.spans]
+        return misread
+
+    def confidences(label: str) -> list[float]:
+        out, _ = assembled(path, unsure(label))
+        return [r["field_confidence"]["level3"] for r in out["records"]
+                if r["type"] == "indicator" and len(r.get("description") or r.get("basis") or "") >= 30]
+
+    explained = confidences("description")  # the long 指标值说明 cells, which the annotation tags description
+    assert len(explained) >= 15 and min(explained) == 1.0
+    assert max(confidences("level3")) == 0.3
+
+
 def test_a_form_line_read_as_a_row_above_an_indicator_header_stays_a_form_line():
     """Seed 002's department table opens with a form (名称, 履职目标, 预算情况 with its amounts) above
     the 一级指标 header; one of its lines with an amount read as a subject row made every form line

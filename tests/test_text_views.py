@@ -85,3 +85,21 @@ def test_file_order_stream_keeps_a_wrapped_cells_pieces_together() -> None:
     assert name_runs(by_file) > 2 * name_runs(by_reading)
     views = {v.view for v in with_text_views([ex], 1.0, file_order_streams=True)}
     assert "stream_file_order" in views and "stream" not in views
+
+
+def test_whole_rows_view_labels_a_wide_tables_project_row_an_indicator_row() -> None:
+    """A row of a wide targets table prints its project cells beside its indicator cells; joined into
+    one line it is an indicator row (the seeds' convention, and that of a PDF line holding both),
+    however many characters the project's code and name have."""
+    from training.datasets import load_examples
+
+    examples = [ex for ex in load_examples([SYNTH]) if ex.format == "pdf"
+                and any(s.label == "project_code" for ln in ex.lines for s in ln.spans)]
+    mixed = []
+    for ex in examples:
+        for ln in tabbed_view(ex, aligned=True, whole_rows=True).lines:
+            labels = {s.label for s in ln.spans}
+            if "project_code" in labels and labels & {"level3", "target"}:
+                mixed.append(ln)
+    assert len(mixed) >= 10
+    assert {ln.label for ln in mixed} == {"indicator_row"}

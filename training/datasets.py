@@ -170,14 +170,22 @@ def _row_groups(page: Page) -> list[list[int]]:
     return groups
 
 
+BODY_LABELS = ("subject_row", "indicator_row")  # in the priority of training.synth.annotate.LABEL_PRIORITY
+
+
 def _majority_label(parts: list[Line]) -> Optional[str]:
+    """The label of lines joined into one: a table body label if any part has one (a wide table's row
+    whose project cells sit beside its indicator cells is an indicator row, as a PDF line holding both
+    is, see training.synth.annotate), otherwise the label of most characters."""
+    present = {ln.label for ln in parts}
+    for label in BODY_LABELS:
+        if label in present:
+            return label
     weight: dict[str, int] = {}
     for ln in parts:
         weight[ln.label or "other"] = weight.get(ln.label or "other", 0) + len(ln.text)
     return max(weight, key=lambda k: weight[k]) if weight else None
 
-
-BODY_LABELS = ("subject_row", "indicator_row")
 
 
 def _table_bands(ex: DocExample, page: Page) -> dict[str, list[tuple[float, float]]]:
