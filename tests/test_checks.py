@@ -447,3 +447,30 @@ def test_carryover_block_with_its_own_numbered_breakdown_is_not_added_twice():
     records[5]["values"]["amount"] = 7.30
     bad = failures(run_checks([table], records))
     assert [r.record_ids for r in bad] == [["i4", "i5", "i6", "i7"]]
+
+
+def test_calibrator_maps_each_record_type_by_its_own_steps_and_rare_types_by_all(tmp_path) -> None:
+    """A low raw score means a failed identity on a budget line (half of them wrong) and unsure tags
+    on an indicator (all right): one map each; a type with few fitting records takes the map of all."""
+    from pipeline.confidence import Calibrator
+
+    scores, correct, types = [], [], []
+    for k in range(400):
+        low = k % 4 == 0
+        scores.append(0.3 if low else 0.95)
+        correct.append(not (low and k % 8 == 0))  # budget lines: half of the low ones wrong
+        types.append("budget_line")
+        scores.append(0.3 if low else 0.95)
+        correct.append(True)  # indicators: all right
+        types.append("indicator")
+    scores += [0.3, 0.95]
+    correct += [False, True]
+    types += ["project", "project"]
+    calibrator = Calibrator.fit(scores, correct, types, min_type_records=200)
+    assert calibrator(0.3, "budget_line") == pytest.approx(0.5)
+    assert calibrator(0.3, "indicator") == pytest.approx(1.0)
+    assert calibrator(0.3, "project") == calibrator(0.3) < 0.8  # too few projects: the map of all records
+    calibrator.save(tmp_path)
+    loaded = Calibrator.load(tmp_path)
+    assert [loaded(s, t) for s in (0.3, 0.95) for t in ("budget_line", "indicator", "fact")] == \
+        [calibrator(s, t) for s in (0.3, 0.95) for t in ("budget_line", "indicator", "fact")]

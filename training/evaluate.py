@@ -144,6 +144,7 @@ class GroupScore:
     metadata_fields: Counter = field(default_factory=Counter)
     confidences: list[float] = field(default_factory=list)
     raw_scores: list[float] = field(default_factory=list)
+    record_types: list[str] = field(default_factory=list)
     correct: list[bool] = field(default_factory=list)
     per_document: list[dict[str, Any]] = field(default_factory=list)
 
@@ -200,6 +201,7 @@ def score_document(group: GroupScore, ann: AnnotatedDocument, doc: Document) -> 
         wrong += not ok
         group.confidences.append(rec["confidence"])
         group.raw_scores.append(model_rec.raw_score)
+        group.record_types.append(rec["type"])
         group.correct.append(ok)
     group.per_document.append({
         "doc": ann.doc_name, "template": ann.template, "split": ann.split,

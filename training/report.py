@@ -89,7 +89,7 @@ def run_report(annotation_dirs: list[Path], model_dir: Path, out_dir: Path, writ
     calib_group = groups.get("test_doc")
     calibrator = None
     if calib_group and calib_group.raw_scores:
-        calibrator = Calibrator.fit(calib_group.raw_scores, calib_group.correct)
+        calibrator = Calibrator.fit(calib_group.raw_scores, calib_group.correct, calib_group.record_types)
         if write_calibration:
             calibrator.save(model_dir)
             log(f"wrote {model_dir / 'calibration.json'} (fitted on {len(calib_group.raw_scores)} test_doc records)")
@@ -99,7 +99,7 @@ def run_report(annotation_dirs: list[Path], model_dir: Path, out_dir: Path, writ
     for name, group in groups.items():
         metrics = group.metrics()
         if calibrator is not None:
-            calibrated = [calibrator(s) for s in group.raw_scores]
+            calibrated = [calibrator(s, t) for s, t in zip(group.raw_scores, group.record_types)]
             metrics["ece"] = expected_calibration_error(calibrated, group.correct)
             if name != "test_doc":  # the calibrator was fitted there: its ECE is not a figure
                 all_conf += calibrated
