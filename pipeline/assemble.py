@@ -889,6 +889,11 @@ def _decode_row(pieces: list[_Piece], full: int) -> dict[str, list[str]]:
     # join[k]: the cost of pieces k and k+1 being one cell
     join = [100.0 if pieces[k + 1].line is pieces[k].line else (_WRAP_PENALTY if pieces[k].width < full else 0.0)
             for k in range(n - 1)]
+    for k in range(n - 1):
+        # a wrapped cell never prints a line twice in a row: the same text again starts the next
+        # cell (a 指标内容 repeating its 三级指标, seed 000's "参保人员出院结算提高" twice)
+        if len(pieces[k].text) >= 4 and pieces[k + 1].text == pieces[k].text:
+            join[k] = 100.0
     join_sum = [0.0]
     for c in join:
         join_sum.append(join_sum[-1] + c)

@@ -465,6 +465,22 @@ def test_an_indicators_confidence_comes_from_the_cells_it_is_judged_by():
     assert max(confidences("level3")) == 0.3
 
 
+def test_a_fragment_stream_cell_repeating_the_cell_before_it_is_a_cell_of_its_own():
+    """Seed 000 prints a 指标内容 that repeats its 三级指标 ("参保人员出院结算提高" twice, each a
+    full line of its column): tagged 三级指标 both, they were joined into one doubled 三级指标. A
+    wrapped cell never prints the same line twice in a row."""
+    path = SEEDS / "seed_000_pingxiang_2022.jsonl"
+    baseline = _indicators_f1(path)
+
+    def repeats_tagged_as_level3(lines: list[Line]) -> None:
+        for prev, ln in zip(lines, lines[1:]):
+            if (ln.label == "indicator_row" and ln.text.strip() == prev.text.strip().split(" ")[-1]
+                    and len(ln.text.strip()) >= 4 and any(s.label == "description" for s in ln.spans)):
+                ln.spans = [Span(s.start, s.end, "level3" if s.label == "description" else s.label) for s in ln.spans]
+
+    assert _indicators_f1(path, repeats_tagged_as_level3) == pytest.approx(baseline)  # 0.988 without the rule
+
+
 def test_a_form_line_read_as_a_row_above_an_indicator_header_stays_a_form_line():
     """Seed 002's department table opens with a form (名称, 履职目标, 预算情况 with its amounts) above
     the 一级指标 header; one of its lines with an amount read as a subject row made every form line
