@@ -864,6 +864,8 @@ def _row_pieces(lines: list[Line]) -> list[_Piece]:
                     label = "level1"
                 elif not label and i == 0 and text.endswith("指标") and len(text) <= 9:
                     label = "level2"
+                elif i == 0 and len(parts) > 1 and label in _ROW_ROLES and text in LEVEL2_NAMES:
+                    label = "level2"  # "质量指标 宣传率" tagged one 三级指标: a 二级指标 name leads its row's line
                 elif i and label in ("level1", "level2"):  # the cells after a level run on to the next level
                     label = _LEVELS[min(_LEVELS.index(sp_label) + i, len(_LEVELS) - 1)]
                 prev = on_line[-1] if on_line else None

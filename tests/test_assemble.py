@@ -481,6 +481,24 @@ def test_a_fragment_stream_cell_repeating_the_cell_before_it_is_a_cell_of_its_ow
     assert _indicators_f1(path, repeats_tagged_as_level3) == pytest.approx(baseline)  # 0.988 without the rule
 
 
+def test_a_level2_name_tagged_into_the_level3_after_it_still_leads_its_row():
+    """Seed 000's "质量指标 宣传率": the tagger ran one 三级指标 span over the 二级指标 name and the
+    三级指标 beside it, which put "质量指标" as a 三级指标 under the 数量指标 before it."""
+    from pipeline.assemble import LEVEL2_NAMES
+
+    path = SEEDS / "seed_000_pingxiang_2022.jsonl"
+    baseline = _indicators_f1(path)
+
+    def level2_run_into_level3(lines: list[Line]) -> None:
+        for ln in lines:
+            spans = sorted(ln.spans, key=lambda s: s.start)
+            if (ln.label == "indicator_row" and len(spans) >= 2 and spans[0].label == "level2"
+                    and ln.text[spans[0].start:spans[0].end] in LEVEL2_NAMES and spans[1].label == "level3"):
+                ln.spans = [Span(spans[0].start, spans[1].end, "level3")] + spans[2:]
+
+    assert _indicators_f1(path, level2_run_into_level3) == pytest.approx(baseline)
+
+
 def test_a_form_line_read_as_a_row_above_an_indicator_header_stays_a_form_line():
     """Seed 002's department table opens with a form (名称, 履职目标, 预算情况 with its amounts) above
     the 一级指标 header; one of its lines with an amount read as a subject row made every form line
