@@ -869,6 +869,11 @@ def _row_pieces(lines: list[Line]) -> list[_Piece]:
                 elif i and label in ("level1", "level2"):  # the cells after a level run on to the next level
                     label = _LEVELS[min(_LEVELS.index(sp_label) + i, len(_LEVELS) - 1)]
                 prev = on_line[-1] if on_line else None
+                if (i == 0 and prev is not None and label in ("level1", "level2") and prev.label in _LEVELS
+                        and _LEVELS.index(prev.label) >= _LEVELS.index(label)
+                        and text not in LEVEL1_NAMES + LEVEL2_NAMES):
+                    # levels run left to right on a line: "成本指标 成本控制" tagged 二级 twice is 二级, 三级
+                    label = _LEVELS[min(_LEVELS.index(prev.label) + 1, len(_LEVELS) - 1)]
                 if (i == 0 and prev is not None and prev.label in _ROW_ROLES and label in _ROW_ROLES
                         and _one_cell(ln.text, prev.end, a)):
                     prev.label = prev.label if len(prev.text) >= len(text) else label  # one cell, tagged in two pieces

@@ -499,6 +499,24 @@ def test_a_level2_name_tagged_into_the_level3_after_it_still_leads_its_row():
     assert _indicators_f1(path, level2_run_into_level3) == pytest.approx(baseline)
 
 
+def test_levels_run_left_to_right_on_a_fragment_stream_line():
+    """Seed 000's "成本指标 成本控制": the 三级指标 after a 二级指标 on its line tagged 二级指标 too
+    made it the row's 二级指标 and lost the 三级指标."""
+    from pipeline.assemble import LEVEL1_NAMES, LEVEL2_NAMES
+
+    path = SEEDS / "seed_000_pingxiang_2022.jsonl"
+    baseline = _indicators_f1(path)
+
+    def level3_after_a_level2_tagged_level2(lines: list[Line]) -> None:
+        for ln in lines:
+            spans = sorted(ln.spans, key=lambda s: s.start)
+            if (ln.label == "indicator_row" and len(spans) >= 2 and spans[0].label == "level2"
+                    and spans[1].label == "level3" and ln.text[spans[1].start:spans[1].end] not in LEVEL1_NAMES + LEVEL2_NAMES):
+                ln.spans = [spans[0], Span(spans[1].start, spans[1].end, "level2")] + spans[2:]
+
+    assert _indicators_f1(path, level3_after_a_level2_tagged_level2) == pytest.approx(baseline)
+
+
 def test_a_form_line_read_as_a_row_above_an_indicator_header_stays_a_form_line():
     """Seed 002's department table opens with a form (名称, 履职目标, 预算情况 with its amounts) above
     the 一级指标 header; one of its lines with an amount read as a subject row made every form line
