@@ -44,6 +44,12 @@ class CheckResult:
     detail: str
     record_ids: list[str]
     table_id: Optional[str]
+    suspect_ids: Optional[list[str]] = None  # the records that can explain a failure; None: all of them
+
+    def implicates(self, record_id: str) -> bool:
+        """Whether a failure of this check may come from `record_id` (a misread or misprinted value of
+        it). A part printed blank or zero in every failing column adds nothing to the sum."""
+        return self.ok or self.suspect_ids is None or record_id in self.suspect_ids
 
 
 # ---------------------------------------------------------------------------------------------
@@ -206,6 +212,7 @@ class _Sum:
     parent: Optional[float]
     parts: list[tuple[str, Optional[float]]] = field(default_factory=list)
     any_printed: bool = True  # False: every part blank or missing, the sum says nothing
+    part_ids: Optional[list[str]] = None  # record ids of the parts, when the parts are records
 
     def total(self) -> float:
         return sum(v for _, v in self.parts if v is not None)
@@ -240,7 +247,11 @@ def _judge(name: str, sums: list[_Sum], labels: list[str], tolerance: float, rec
     detail = "; ".join(s.describe(label) for s, label in shown[:4])
     if len(shown) > 4:
         detail += f"; … {len(shown) - 4} more column(s)"
-    return CheckResult(name, not failed, detail, record_ids, table_id)
+    suspects = None
+    if failed and all(s.part_ids is not None for s, _ in failed):
+        suspects = [record_ids[0]] + [pid for s, _ in failed for pid, (_, v) in zip(s.part_ids or [], s.parts)
+                                      if v not in (None, 0.0)]
+    return CheckResult(name, not failed, detail, record_ids, table_id, suspects)
 
 
 def _row_label(record: dict) -> str:
@@ -250,7 +261,7 @@ def _row_label(record: dict) -> str:
 def _column_sums(parent: dict, parts: list[dict], columns: Iterable[str]) -> list[_Sum]:
     return [
         _Sum(col, _value(parent, col), [(_row_label(p), _part(p, col)) for p in parts],
-             any(_printed(p, col) for p in parts))
+             any(_printed(p, col) for p in parts), [_rid(p) for p in parts])
         for col in columns
     ]
 
@@ -593,7 +604,7 @@ def attach_to_records(records: Iterable["Record"], results: Iterable[CheckResult
     named = results_by_record(results)
     for record in records:
         for res in named.get(record.record_id, []):
-            record.checks.append(Check(res.name, res.ok, res.detail))
+            record.checks.append(Check(res.name, res.ok, res.detail, res.implicates(record.record_id)))
 
 
 def failed_checks(results: Iterable[CheckResult]) -> set[tuple[str, Optional[str]]]:

@@ -133,6 +133,7 @@ class Check:
     name: str
     ok: bool
     detail: str = ""
+    implicated: bool = True  # False: the record is a part of a failed sum that cannot explain the failure
 
 
 @dataclass

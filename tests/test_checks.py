@@ -449,6 +449,34 @@ def test_carryover_block_with_its_own_numbered_breakdown_is_not_added_twice():
     assert [r.record_ids for r in bad] == [["i4", "i5", "i6", "i7"]]
 
 
+def test_a_failed_sum_lowers_the_parts_that_can_explain_it_not_its_blank_parts():
+    """seed 000 财政拨款收支总表, expenditure side, with 二十五、其他支出's 32.00 read into the
+    一般公共预算 column (printed under 政府性基金): 本年支出合计 fails, and only it and the four
+    non-zero items can be the misread; the blank 九、十一 … items add nothing to the sum."""
+    from pipeline.confidence import raw_score
+    from pipeline.model import Record
+
+    table = _table("t04", "fiscal_summary", ["total", "general_public_budget", "government_fund"])
+    rows = [("八、社会保障和就业支出", 56.30), ("九、卫生健康支出", None), ("十、卫生健康支出", 5719.02),
+            ("十一、节能环保支出", None), ("二十、住房保障支出", 38.97), ("二十五、其他支出", 32.00)]
+    records = [_line(f"e{n}", "t04", None, name, {} if v is None else {"total": v, "general_public_budget": v},
+                     side="expenditure") for n, (name, v) in enumerate(rows)]
+    records.append(_line("e9", "t04", None, "本年支出合计",
+                         {"total": 5846.29, "general_public_budget": 5814.29, "government_fund": 32.00},
+                         side="expenditure"))
+    bad = failures(run_checks([table], records))
+    assert [(r.name, r.record_ids[0]) for r in bad] == [(SUMMARY_BALANCE, "e9")]
+    pipeline_records = [Record(r["record_id"], r["type"], r["table_id"], field_confidence={"values.total": 0.99})
+                        for r in records]
+    attach_to_records(pipeline_records, run_checks([table], records))
+    implicated = {r.record_id for r in pipeline_records if any(not c.ok and c.implicated for c in r.checks)}
+    blank = {r.record_id for r in pipeline_records if r.checks and all(not c.implicated for c in r.checks)}
+    assert implicated == {"e0", "e2", "e4", "e5", "e9"}
+    assert blank == {"e1", "e3"}
+    score = {r.record_id: raw_score(r) for r in pipeline_records}
+    assert max(score[i] for i in implicated) < 0.5 < min(score[i] for i in blank) < 0.99
+
+
 def test_calibrator_maps_each_record_type_by_its_own_steps_and_rare_types_by_all(tmp_path) -> None:
     """A low raw score means a failed identity on a budget line (half of them wrong) and unsure tags
     on an indicator (all right): one map each; a type with few fitting records takes the map of all."""
