@@ -18,7 +18,7 @@ import re
 import unicodedata
 from collections import defaultdict
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Iterable, Optional
+from typing import TYPE_CHECKING, Any, Collection, Iterable, Optional
 
 if TYPE_CHECKING:
     from pipeline.model import Record
@@ -47,8 +47,8 @@ class CheckResult:
     suspect_ids: Optional[list[str]] = None  # the records that can explain a failure; None: all of them
 
     def implicates(self, record_id: str) -> bool:
-        """Whether a failure of this check may come from `record_id` (a misread or misprinted value of
-        it). A part printed blank or zero in every failing column adds nothing to the sum."""
+        """Whether a failure of this check may come from `record_id` (a misread, lost or misprinted
+        value of it). A part whose row is blank or zero throughout adds nothing to the sum."""
         return self.ok or self.suspect_ids is None or record_id in self.suspect_ids
 
 
@@ -212,7 +212,6 @@ class _Sum:
     parent: Optional[float]
     parts: list[tuple[str, Optional[float]]] = field(default_factory=list)
     any_printed: bool = True  # False: every part blank or missing, the sum says nothing
-    part_ids: Optional[list[str]] = None  # record ids of the parts, when the parts are records
 
     def total(self) -> float:
         return sum(v for _, v in self.parts if v is not None)
@@ -236,8 +235,9 @@ class _Sum:
 
 
 def _judge(name: str, sums: list[_Sum], labels: list[str], tolerance: float, record_ids: list[str],
-           table_id: Optional[str]) -> Optional[CheckResult]:
-    """One result over several column sums: ok when every conclusive one holds."""
+           table_id: Optional[str], blank_parts: Collection[str] = ()) -> Optional[CheckResult]:
+    """One result over several column sums: ok when every conclusive one holds. record_ids: the
+    parent's first; blank_parts: parts that cannot explain a failure (see _blank_rows)."""
     verdicts = [(s, label, s.verdict(tolerance)) for s, label in zip(sums, labels)]
     conclusive = [(s, label, v) for s, label, v in verdicts if v is not None]
     if not conclusive:
@@ -247,10 +247,7 @@ def _judge(name: str, sums: list[_Sum], labels: list[str], tolerance: float, rec
     detail = "; ".join(s.describe(label) for s, label in shown[:4])
     if len(shown) > 4:
         detail += f"; … {len(shown) - 4} more column(s)"
-    suspects = None
-    if failed and all(s.part_ids is not None for s, _ in failed):
-        suspects = [record_ids[0]] + [pid for s, _ in failed for pid, (_, v) in zip(s.part_ids or [], s.parts)
-                                      if v not in (None, 0.0)]
+    suspects = [rid for k, rid in enumerate(record_ids) if k == 0 or rid not in blank_parts] if failed else None
     return CheckResult(name, not failed, detail, record_ids, table_id, suspects)
 
 
@@ -261,9 +258,15 @@ def _row_label(record: dict) -> str:
 def _column_sums(parent: dict, parts: list[dict], columns: Iterable[str]) -> list[_Sum]:
     return [
         _Sum(col, _value(parent, col), [(_row_label(p), _part(p, col)) for p in parts],
-             any(_printed(p, col) for p in parts), [_rid(p) for p in parts])
+             any(_printed(p, col) for p in parts))
         for col in columns
     ]
+
+
+def _blank_rows(parts: list[dict]) -> set[str]:
+    """Parts printed blank or zero in every column: a misread of such a row would have to invent a
+    value, so it cannot explain a failed sum (a row that lost a value still shows its others)."""
+    return {_rid(p) for p in parts if all(_number(v) in (None, 0.0) for v in (p.get("values") or {}).values())}
 
 
 def _amount_columns(records: Iterable[dict]) -> list[str]:
@@ -328,7 +331,7 @@ def check_parent_sums(table_id: Optional[str], lines: list[dict], tolerance: flo
         cols = _amount_columns([parent])
         sums = _column_sums(parent, children, cols)
         result = _judge(PARENT_SUM, sums, [f"{code} {c}" for c in cols], tolerance,
-                        [_rid(parent)] + [_rid(c) for c in children], table_id)
+                        [_rid(parent)] + [_rid(c) for c in children], table_id, _blank_rows(children))
         if result:
             results.append(result)
     return results
@@ -362,7 +365,7 @@ def check_table_total(table_id: Optional[str], lines: list[dict], tolerance: flo
         name = normalize_name(total.get("subject_name"))
         sums = _column_sums(total, top, cols)
         result = _judge(TABLE_TOTAL, sums, [f"{name} {c}" for c in cols], tolerance,
-                        [_rid(total)] + [_rid(r) for r in top], table_id)
+                        [_rid(total)] + [_rid(r) for r in top], table_id, _blank_rows(top))
         if result:
             results.append(result)
     return results
@@ -457,7 +460,7 @@ def check_summary_balance(table_id: Optional[str], lines: list[dict], tolerance:
             name = normalize_name(row.get("subject_name"))
             sums = _column_sums(row, parts, cols)
             result = _judge(SUMMARY_BALANCE, sums, [f"{side} {name} {c}" for c in cols], tolerance,
-                            [_rid(row)] + [_rid(p) for p in parts], table_id)
+                            [_rid(row)] + [_rid(p) for p in parts], table_id, _blank_rows(parts))
             if result:
                 results.append(result)
     income, expenditure = _grand_row(sides["income"]), _grand_row(sides["expenditure"])

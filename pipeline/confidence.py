@@ -17,8 +17,8 @@ from pipeline.checks import attach_to_records, run_checks
 from pipeline.model import Document, Record
 
 FAILED_CHECK_FACTOR = 0.35
-# A part of a failed sum printed blank or zero in the failing columns cannot explain the failure
-# (seed 000's 支出总表: a total 32.00 short of its four non-zero items, and 26 blank items)
+# A part of a failed sum whose row is blank throughout cannot explain the failure (seed 000's
+# 支出总表: one item's 32.00 read into the wrong column failed its total, and 26 blank items with it)
 NOT_IMPLICATED_FACTOR = 0.9
 PASSED_CHECK_BONUS = 0.15  # pulls the score toward 1: an identity that holds is evidence
 

@@ -133,7 +133,7 @@ class Check:
     name: str
     ok: bool
     detail: str = ""
-    implicated: bool = True  # False: the record is a part of a failed sum that cannot explain the failure
+    implicated: bool = True  # False: a blank part of a failed sum, which cannot explain the failure
 
 
 @dataclass

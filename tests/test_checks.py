@@ -476,6 +476,18 @@ def test_a_failed_sum_lowers_the_parts_that_can_explain_it_not_its_blank_parts()
     score = {r.record_id: raw_score(r) for r in pipeline_records}
     assert max(score[i] for i in implicated) < 0.5 < min(score[i] for i in blank) < 0.99
 
+    # seed 000 项目支出表: 2101299's 261.40 under 财政拨款 was read into its name; its row still
+    # shows 261.40 in 合计, so it stays a suspect of the failed 21012 = Σ its 项
+    table = _table("t02", "project_expenditure", ["total", "fiscal_appropriation"])
+    records = [_line("p0", "t02", "21012", "财政对基本医疗保险基金的补助", {"total": 4214.40, "fiscal_appropriation": 4214.40}),
+               _line("p1", "t02", "2101201", "财政对职工基本医疗保险基金的补助", {}),
+               _line("p2", "t02", "2101202", "财政对城乡居民基本医疗保险基金的补助",
+                     {"total": 3953.00, "fiscal_appropriation": 3953.00}),
+               _line("p3", "t02", "2101299", "财政对其他基本医疗保险基261.4金的补助", {"total": 261.40})]
+    bad = failures(run_checks([table], records))
+    assert [(r.name, r.record_ids) for r in bad] == [(PARENT_SUM, ["p0", "p1", "p2", "p3"])]
+    assert [bad[0].implicates(rid) for rid in ("p0", "p1", "p2", "p3")] == [True, False, True, True]
+
 
 def test_calibrator_maps_each_record_type_by_its_own_steps_and_rare_types_by_all(tmp_path) -> None:
     """A low raw score means a failed identity on a budget line (half of them wrong) and unsure tags
