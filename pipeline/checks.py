@@ -386,7 +386,7 @@ def _summary_row_kind(record: dict) -> str:
     return "other"
 
 
-def _side_identities(side_rows: list[dict]) -> list[tuple[dict, list[dict]]]:
+def side_identities(side_rows: list[dict]) -> list[tuple[dict, list[dict]]]:
     """(row, the rows it adds up) for one side of a summary table, in printed order:
     本年合计 = Σ 一、二、… items; 总计 = 本年合计 + the rows after it (结转, 结余 …) or Σ items;
     an item followed by (一)(二)… sub-items = Σ its sub-items."""
@@ -456,7 +456,7 @@ def check_summary_balance(table_id: Optional[str], lines: list[dict], tolerance:
     sides = {s: [r for r in lines if r.get("side") == s] for s in ("income", "expenditure")}
     for side, rows in sides.items():
         cols = _amount_columns(rows)
-        for row, parts in _side_identities(rows):
+        for row, parts in side_identities(rows):
             name = normalize_name(row.get("subject_name"))
             sums = _column_sums(row, parts, cols)
             result = _judge(SUMMARY_BALANCE, sums, [f"{side} {name} {c}" for c in cols], tolerance,

@@ -213,7 +213,7 @@ def stream_two_sided(header_lines: list[Line], body: list[Line], kind: str) -> t
     inc_specs = [s for s in specs if s.side == "income" and s.role == hr.ROLE_VALUE]
     exp_specs = [s for s in specs if s.side == "expenditure" and s.role == hr.ROLE_VALUE]
     rows: list[Row] = []
-    numbered = is_numbered(body)
+    side_rows: dict[str, list[tuple[Row, str, list[Fragment]]]] = {"income": [], "expenditure": []}
     for frags in split_rows(body):
         frags = _repair_amounts(frags)
         row = Row()
@@ -245,11 +245,33 @@ def stream_two_sided(header_lines: list[Line], body: list[Line], kind: str) -> t
             name_col = 1 if side == "income" else exp_name
             if names:
                 row.cells[name_col] = Cell(col=name_col, frags=names)
-            value_specs = inc_specs if side == "income" else exp_specs
-            for spec, frag in zip(value_specs, amounts):
-                row.cells[spec.index] = Cell(col=spec.index, frags=[frag])
+            side_rows[side].append((row, join_name(names), amounts))
         rows.append(row)
+    place_side_amounts(side_rows["income"], inc_specs, kind)
+    place_side_amounts(side_rows["expenditure"], exp_specs, kind)
     return rows, specs
+
+
+def place_side_amounts(entries: list[tuple[Row, str, list[Fragment]]], value_specs: list["ColumnSpec"],
+                       kind: str) -> None:
+    """Put one side's amounts into its columns: each row's placements scored by its row identities,
+    then settled so that 本年支出合计 = Σ 一、二、… and 总计 = 本年合计 + 结转 (seed 000's 财政拨款收支总表
+    prints "二十五、其他支出 32.00 32.00": the side's totals say the 32.00 is 政府性基金, not the
+    一般公共预算 column next to 合计)."""
+    from pipeline.checks import side_identities
+
+    keys = [s.key for s in value_specs]
+    key_to_spec = {s.key: s for s in value_specs}
+    options = [candidates([a for a in (parse_amount(f.text) for f in amounts) if a is not None], keys, kind)
+               for _, _, amounts in entries]
+    named = [{"subject_name": name} for _, name, _ in entries]
+    place = {id(d): i for i, d in enumerate(named)}
+    groups = [(place[id(parent)], [place[id(p)] for p in parts]) for parent, parts in side_identities(named)]
+    chosen = settle([None] * len(entries), options, groups)
+    for (row, _, amounts), values in zip(entries, chosen):
+        for (key, _), frag in zip(values.items(), amounts):
+            spec = key_to_spec[key]
+            row.cells[spec.index] = Cell(col=spec.index, frags=[frag])
 
 
 def join_name(frags: list[Fragment]) -> str:

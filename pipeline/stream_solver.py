@@ -19,6 +19,10 @@ COUNT_KEY_RE = re.compile(r"^extra:.*(数量|人数|个数|台数|户数)")  # c
 AGREEMENT_BONUS = 1.0  # per amount placed where an earlier table printed it: more than the left preference, less than an identity
 TOTAL_ROW = "T"  # the 合计 row: parent of the 类 rows
 MAX_GROUP_PRODUCT = 4096
+# a row's placements scoring up to this under its best stay in its pool: one identity held is worth
+# 2.0, so the pool is the placements holding as many, told apart by the sums (a wider pool left
+# seed 000's summary side to a local search that shifted a whole side one column right)
+POOL_MARGIN = 2.0
 
 
 def _row_identity_score(values: dict[str, float], kind: str, keys: list[str]) -> float:
@@ -116,21 +120,25 @@ def _pair_move(trial: list[int], pools: list, cost) -> bool:
     return True
 
 
-def settle(codes: list[Optional[str]], options: list[list[tuple[float, dict[str, float]]]]) -> list[dict[str, float]]:
-    """Choose one placement per row: best own score, then parent = Σ children where it decides."""
+def settle(codes: list[Optional[str]], options: list[list[tuple[float, dict[str, float]]]],
+           groups: Optional[list[tuple[int, list[int]]]] = None) -> list[dict[str, float]]:
+    """Choose one placement per row: best own score, then parent = Σ children where it decides.
+
+    groups: (parent row, its children) in the order to settle them; by default from the codes,
+    top-down (类 groups first, so a 款 settled by its 类 stays settled for its own 项)."""
     chosen = [opts[0][1] if opts else {} for opts in options]
     fixed: set[int] = set()
-    # top-down: 类 groups first, so a 款 settled by its 类 stays settled for its own 项
-    for p in sorted(range(len(codes)), key=lambda i: len(codes[i] or "9" * 9)):
-        kids = _children(codes, p)
+    if groups is None:
+        groups = [(p, _children(codes, p)) for p in sorted(range(len(codes)), key=lambda i: len(codes[i] or "9" * 9))]
+    for p, kids in groups:
         if not kids:
             continue
         group = [p] + kids
         ambiguous = [i for i in group if i not in fixed and len(options[i]) > 1
-                     and options[i][0][0] - options[i][1][0] < 5.0]
+                     and options[i][0][0] - options[i][1][0] < POOL_MARGIN]
         if not ambiguous:
             continue
-        pools = [[o for o in options[i] if o[0] >= options[i][0][0] - 5.0][:8] if i in ambiguous else [(0.0, chosen[i])]
+        pools = [[o for o in options[i] if o[0] >= options[i][0][0] - POOL_MARGIN][:8] if i in ambiguous else [(0.0, chosen[i])]
                  for i in group]
         picks = [0] * len(group)
 

@@ -80,6 +80,23 @@ def test_stream_amounts_are_placed_by_the_identities():
     assert second == {"total": 12.0, "project": 12.0}
 
 
+def test_summary_side_amounts_are_placed_by_the_sides_totals():
+    """Seed 000's 财政拨款收支总表 as extracted text: "二十五、其他支出 32.00 32.00" under 合计 /
+    一般公共预算 / 政府性基金 / 国有资本经营预算. The row alone fits any column; 本年支出合计
+    "5846.29 5814.29 32.00" and the items' sums say 政府性基金 (it was read as 一般公共预算)."""
+    out, _ = assembled(SEEDS / "seed_000_pingxiang_2022.jsonl")
+    summary = next(t["table_id"] for t in out["tables"] if t["kind"] == "fiscal_summary")
+    spent = {r["subject_name"]: {k: v for k, v in r["values"].items() if v}
+             for r in out["records"] if r["table_id"] == summary and r["side"] == "expenditure"}
+    assert spent["二十五、其他支出"] == {"total": 32.0, "government_fund": 32.0}
+    assert spent["十、卫生健康支出"] == {"total": 5719.02, "general_public_budget": 5719.02}
+    assert spent["本年支出合计"] == {"total": 5846.29, "general_public_budget": 5814.29, "government_fund": 32.0}
+    from pipeline.checks import run_checks
+
+    results = [r for r in run_checks(out["tables"], out["records"]) if r.table_id == summary]
+    assert len(results) >= 4 and all(r.ok for r in results), [r.detail for r in results if not r.ok]
+
+
 def test_stream_amounts_the_identities_leave_open_agree_with_an_earlier_table():
     """Seed 000's 政府性基金 table prints "229 其他支出 32.00 32.00" in every row: 基本支出 or 项目支出?
     Its 支出总表 printed 229's 32.00 under 项目支出, and one document splits a subject one way."""
