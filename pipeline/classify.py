@@ -19,7 +19,7 @@ from pipeline.linear import SoftmaxRegression, Vocabulary, array_text, load_arra
 from pipeline.model import SECTION_LABELS, Document, Line, Page
 
 SECTION_FILE = "section.npz"
-WINDOWS = (5, 15)  # half-widths of the windows whose mean first-pass probabilities the second pass sees
+WINDOWS = (5, 15, 30)  # half-widths of the windows whose mean first-pass probabilities the second pass sees
 PagesLike = Union[Document, Sequence[Page], Page]
 
 
@@ -32,7 +32,7 @@ def _pages(obj: PagesLike) -> list[Page]:
 
 
 def _context_features(pages: Sequence[Page], probs: np.ndarray, labels: Sequence[str],
-                      windows: Sequence[int] = (5, 15)) -> list[Features]:
+                      windows: Sequence[int] = WINDOWS) -> list[Features]:
     """First-pass probabilities of each line's reading-order neighbours and row mates.
 
     The training path; inference builds the same matrix with SectionEncoder.second_matrix."""
