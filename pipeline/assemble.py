@@ -1040,10 +1040,14 @@ def _header_disagrees(row: Row, role_cols: dict[str, "ColumnSpec"]) -> bool:
 
 
 def _tagged_text(row: Row, labels: tuple[str, ...]) -> Optional[str]:
+    """The text of the row's first cell tagged with one of `labels`, less its lines tagged as
+    other fields only: a wide table's 单位编码（项目编码）cell holds the unit's code over the
+    project's, its 项目单位（项目名称）cell the unit's name over the project's (two rows in one)."""
     for col in sorted(row.cells):
         cell = row.cells[col]
         if any(lab in labels for lab in cell.labels) and cell.prob >= 0.5:
-            return cell.text
+            return join_fragments([f.text for f in cell.frags
+                                   if not f.labels or any(lab in labels for lab in f.labels)])
     return None
 
 
@@ -1786,6 +1790,11 @@ def assemble(doc: Document, header_model: Optional[HeaderModel] = None) -> Docum
                              or (row_projects and table.kind != "department_performance"
                                  and _same_name(name, doc.department.name))):
                     # a wide table's rows name its projects, not its title nor its unit line
+                    for r in row_projects:
+                        if _names_one_project(name, r.fields["name"]):  # one project read twice
+                            for key, value in proj.fields.items():
+                                if r.fields.get(key) is None and value is not None:
+                                    r.fields[key] = value
                     doc.records.remove(proj)
                 doc.records.extend(found)
             else:

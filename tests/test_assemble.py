@@ -1194,6 +1194,25 @@ def test_a_narrow_class_column_that_wraps_its_codes_does_not_mark_the_rows(tmp_p
     assert _cells_f1(path) >= 0.98
 
 
+def test_a_wide_targets_row_holding_its_units_row_names_the_project_not_the_unit(tmp_path):
+    """An excel_column_major targets table prints the unit's row and its project's row in one row
+    band: 单位编码（项目编码） holds "733001" over "158452248000004" / "7630", 项目单位（项目名称）
+    "肥西县教育局" over the wrapped name (generator seed 8080, newcomer check: the project read as
+    "肥西县教育局义务教育薄弱环节改善与能力提升" beside a second one, "义务教育薄弱环节").
+    A cell's lines tagged as other fields only are not the project's."""
+    from training.synth import generate
+
+    generate(3, tmp_path / "pdf", seed=8080, annotations_out=tmp_path / "ann", progress=False)
+    path = next((tmp_path / "ann").glob("*_0002_excel_column_major.jsonl"))
+    pages = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()][1:]
+    assert any(ln["text"] == "733001" for p in pages for ln in p["lines"])  # the unit's code over the project's
+    out, ann = assembled(path)
+    assert project_names(out["records"]) == project_names(ann.records)
+    (project,) = [r for r in out["records"] if r["type"] == "project" and "薄弱环节" in r["name"]]
+    assert (project["code"], project["implementing_unit"], project["amount"]) == \
+        ("1584522480000047630", "肥西县教育局", 2603.78)
+
+
 def test_a_year_line_under_a_performance_title_leaves_the_project_name_alone():
     """The Ministry of Finance forms print "（2022 年度）" under a performance table's title; the title
     "1、营养改善计划补助绩效目标表" still names the project (generated test_doc: four projects lost)."""
