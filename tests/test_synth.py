@@ -214,3 +214,21 @@ def test_the_corpus_prints_form_numbers_year_subtitles_and_the_department_framew
     assert framework and {ln["label"] for ln in framework} == {"indicator_row"}
     explained = [ln for _, ln in lines if ln["label"] == "indicator_row" and "用以反映" in ln["text"]]
     assert len(explained) >= 20
+
+
+def test_a_long_department_name_pushes_the_furniture_line_apart_instead_of_overprinting():
+    """Generator seed 1234, document 1: "部门编码及名称：[808]洛阳市瀍河回族区自然资源和规划局" ran into the
+    centred "预算年度：…" on a portrait page; the extracted line no longer matched its fragments and
+    `budgetdoc synth` stopped with a traceback. The parts now follow one another (or the next line)."""
+    _, _, pages, _ = render_document(1, 1234)
+    furniture = [(k, ln) for k, page in enumerate(pages) for ln in page["lines"] if ln["label"] == "page_furniture"
+                 and ln["text"].startswith(("部门编码及名称", "预算年度", "金额单位"))]
+    names = [ln for _, ln in furniture if ln["text"].startswith("部门编码及名称")]
+    assert names and "自然资源和规划局" in names[0]["text"]
+    by_page_line: dict = {}
+    for k, ln in furniture:
+        by_page_line.setdefault((k, round(ln["bbox"][3])), []).append(ln["bbox"])
+    assert any(len(boxes) > 1 for boxes in by_page_line.values())
+    for boxes in by_page_line.values():
+        boxes.sort()
+        assert all(a[2] < b[0] for a, b in zip(boxes, boxes[1:]))  # side by side, never overprinted

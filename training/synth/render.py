@@ -239,11 +239,18 @@ class Renderer:
         else:
             xs = ["l"] + ["c"] * (len(parts) - 2) + ["r"]
         baseline = self.y + size
+        end: Optional[float] = None  # where the part drawn before ends on this baseline
         for part, where in zip(parts, xs):
             fields = furniture_fields(part, spec)
             w = get_font(font).text_length(part, fontsize=size)
             x = self.left if where == "l" else (self.right - w if where == "r" else (self.left + self.right - w) / 2)
+            if end is not None and x < end + size:  # a long department name reaches the next part
+                x = end + 2 * size
+                if x + w > self.right:  # no room left on the line: the part goes under it
+                    self.y += size * 1.8
+                    baseline, x = self.y + size, self.left
             self.emit(part, x, baseline, size, font, "page_furniture", "furniture", fields, table_id)
+            end = x + w
         self.y += size * 1.8
 
     def _furniture_in_narrow_cells(self, text: str, table_id: Optional[str]) -> bool:
