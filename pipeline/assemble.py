@@ -1439,6 +1439,8 @@ def project_from_region(region: TableRegion, table: Table, department: Optional[
         name = YEAR_PREFIX_RE.sub("", m.group(1)).strip(" 、") if m else None
         if name in GENERIC_TITLE_WORDS:
             name = None  # "预算项目绩效目标表" names no project: its rows do
+        if name and name + "项目" in _span_texts(region.title_lines, ("project",)):
+            name += "项目"  # "…项目绩效目标表" leaves 项目 open; the tagger took it into the name
     code, unit = (re.sub(r"\D", "", codes[0]) if codes else None), (units[0] if units else None)
     goal_parts = goals
     if not goal_parts:

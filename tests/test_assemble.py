@@ -1225,6 +1225,25 @@ def test_a_year_line_under_a_performance_title_leaves_the_project_name_alone():
     assert project is not None and project.fields["name"] == "营养改善计划补助"
 
 
+def test_a_title_ending_in_project_keeps_it_in_the_name_when_the_tagger_does():
+    """"3、高标准农田建设项目绩效目标表": the title alone leaves it open whether 项目 is the name's
+    (generator seed 1357: "高标准农田建设" against the gold "高标准农田建设项目"); the tagger's
+    project span over the title settles it, and without such a span the name stays as read."""
+    from pipeline.assemble import TableRegion, project_from_region
+
+    text = "3、高标准农田建设项目绩效目标表"
+
+    def name(span_end: Optional[int]) -> str:
+        spans = [Span(2, span_end, "project", prob=0.9)] if span_end else []
+        title = Line(text=text, page=15, index=0, label="table_title", spans=spans)
+        table = Table(table_id="t14", kind="performance_targets", title=text)
+        return project_from_region(TableRegion(title_lines=[title]), table).fields["name"]
+
+    assert name(text.index("绩效")) == "高标准农田建设项目"
+    assert name(text.index("项目")) == "高标准农田建设"
+    assert name(None) == "高标准农田建设"
+
+
 def test_a_wide_table_whose_wrapped_project_name_is_tagged_on_its_first_line_only_names_it_once():
     """A retrained tagger tagged "国土空间规划编制经" as a project and not its wrapped tail "费": the
     table's project lines then named a project of that first line beside the row's full name."""
